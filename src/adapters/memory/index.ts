@@ -1,0 +1,13 @@
+import type { PersistenceAdapters } from '../../ports/persistence-adapters.port';
+import { MemoryTaskRepository } from './memory-task.repository';
+
+export { MemoryTaskRepository };
+
+/** In-process storage: everything lives in this process and is gone when it exits. */
+export async function createMemoryAdapters(): Promise<PersistenceAdapters> {
+  return {
+    description: 'memory',
+    tasks: new MemoryTaskRepository(),
+    close: async () => undefined,
+  };
+}

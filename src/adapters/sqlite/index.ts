@@ -1,0 +1,18 @@
+import type { PersistenceAdapters } from '../../ports/persistence-adapters.port';
+import { openSqliteDataSource, rawSqlite, type SqliteOptions } from './sqlite-data-source';
+import { SqliteTaskRepository } from './sqlite-task.repository';
+
+export { SqliteTaskRepository, openSqliteDataSource, rawSqlite };
+
+/** The embedded default: one SQLite file (WAL) opened through TypeORM, migrated at start-up. */
+export async function createSqliteAdapters(opts: SqliteOptions): Promise<PersistenceAdapters> {
+  const ds = await openSqliteDataSource(opts);
+  const db = rawSqlite(ds);
+  return {
+    description: `sqlite:${opts.path}`,
+    tasks: new SqliteTaskRepository(db),
+    close: async () => {
+      if (ds.isInitialized) await ds.destroy();
+    },
+  };
+}

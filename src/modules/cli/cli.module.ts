@@ -1,0 +1,32 @@
+import { Module } from '@nestjs/common';
+import { TasksModule } from '../tasks/tasks.module';
+import { CleanupTaskCommand } from './commands/cleanup-task.command';
+import { CreateTaskCommand } from './commands/create-task.command';
+import {
+  CancelTaskCommand,
+  CompleteTaskCommand,
+  FailTaskCommand,
+  ResumeTaskCommand,
+  TaskStatusCommand,
+} from './commands/lifecycle.commands';
+import { FindTaskCommand, ListTasksCommand, TaskStatsCommand } from './commands/query.commands';
+
+export const CLI_COMMANDS = [
+  CreateTaskCommand,
+  ResumeTaskCommand,
+  CompleteTaskCommand,
+  FailTaskCommand,
+  CancelTaskCommand,
+  TaskStatusCommand,
+  ListTasksCommand,
+  FindTaskCommand,
+  TaskStatsCommand,
+  CleanupTaskCommand,
+];
+
+/** nest-commander command providers; composed with `OpenCodeToolsModule` by `src/cli.ts`. */
+@Module({
+  imports: [TasksModule],
+  providers: [...CLI_COMMANDS],
+})
+export class CliModule {}

@@ -1,0 +1,3 @@
+export * from './clock.port';
+export * from './task-repository.port';
+export * from './persistence-adapters.port';
