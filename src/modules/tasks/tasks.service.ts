@@ -112,13 +112,13 @@ export class TasksService {
   }
 
   /** Moves a pending task to running (`resume-task`). */
-  start(id: string, opts: TransitionOptions = {}): Promise<Task> {
+  async start(id: string, opts: TransitionOptions = {}): Promise<Task> {
     return this.transition(id, 'running', ['beforeTaskStart', 'afterTaskStart'], {}, opts, (t) => ({
       startedAt: t.startedAt ?? this.now(),
     }));
   }
 
-  complete(
+  async complete(
     id: string,
     input: { result?: unknown; message?: string } = {},
     opts: TransitionOptions = {},
@@ -145,7 +145,7 @@ export class TasksService {
     );
   }
 
-  fail(id: string, input: { error: string }, opts: TransitionOptions = {}): Promise<Task> {
+  async fail(id: string, input: { error: string }, opts: TransitionOptions = {}): Promise<Task> {
     const error = parseOrThrow(
       z
         .string({ error: 'is required; say why the task failed' })
@@ -168,7 +168,11 @@ export class TasksService {
     );
   }
 
-  cancel(id: string, input: { reason?: string } = {}, opts: TransitionOptions = {}): Promise<Task> {
+  async cancel(
+    id: string,
+    input: { reason?: string } = {},
+    opts: TransitionOptions = {},
+  ): Promise<Task> {
     const reason = input.reason?.trim();
     if (reason && reason.length > LIMITS.errorMax)
       throw new ValidationError('reason', `must be at most ${LIMITS.errorMax} characters`);
@@ -226,11 +230,11 @@ export class TasksService {
     return task;
   }
 
-  list(input: ListTasksInput = {}): Promise<TaskPage> {
+  async list(input: ListTasksInput = {}): Promise<TaskPage> {
     return this.repo.list(parseOrThrow(listTasksSchema, input));
   }
 
-  find(text: string, page: { limit?: number; offset?: number } = {}): Promise<TaskPage> {
+  async find(text: string, page: { limit?: number; offset?: number } = {}): Promise<TaskPage> {
     const q = parseOrThrow(
       z.object({
         text: z
@@ -246,7 +250,7 @@ export class TasksService {
     return this.repo.search(q);
   }
 
-  stats(filter: { owner?: string } = {}): Promise<TaskStats> {
+  async stats(filter: { owner?: string } = {}): Promise<TaskStats> {
     return this.repo.stats(filter);
   }
 
