@@ -1,3 +1,4 @@
 export * from './clock.port';
 export * from './task-repository.port';
 export * from './persistence-adapters.port';
+export * from './execution-store.port';
