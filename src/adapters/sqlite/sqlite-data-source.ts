@@ -18,7 +18,6 @@ export interface SqliteOptions {
  * migrate the same fresh file at once are retried.
  */
 export async function openSqliteDataSource(opts: SqliteOptions): Promise<DataSource> {
-  if (opts.path !== ':memory:') mkdirSync(dirname(opts.path), { recursive: true, mode: 0o700 });
   const ds = new DataSource({
     type: 'better-sqlite3',
     database: opts.path,
@@ -35,6 +34,7 @@ export async function openSqliteDataSource(opts: SqliteOptions): Promise<DataSou
     },
   });
   try {
+    if (opts.path !== ':memory:') mkdirSync(dirname(opts.path), { recursive: true, mode: 0o700 });
     await ds.initialize();
   } catch (err) {
     throw new DomainError(
