@@ -58,8 +58,7 @@ export class OpenCodeToolsModule {
     return {
       module: OpenCodeToolsModule,
       imports: [
-        ...imports,
-        CoreModule.forRoot(optionsProvider),
+        CoreModule.forRoot(optionsProvider, imports),
         ...(extras.eventEmitter === false ? [] : [EventEmitterModule.forRoot({ wildcard: false })]),
         HooksModule,
         PersistenceModule.forRoot(extras.adapters ?? openConfiguredPersistence),

@@ -1,4 +1,10 @@
-import { Global, Module, type DynamicModule, type Provider } from '@nestjs/common';
+import {
+  Global,
+  Module,
+  type DynamicModule,
+  type ModuleMetadata,
+  type Provider,
+} from '@nestjs/common';
 import { OPENCODE_OPTIONS } from '../../config/options';
 import { CLOCK, systemClock } from '../../ports/clock.port';
 
@@ -6,9 +12,14 @@ import { CLOCK, systemClock } from '../../ports/clock.port';
 @Global()
 @Module({})
 export class CoreModule {
-  static forRoot(optionsProvider: Provider): DynamicModule {
+  /** `imports` are what an async options factory needs to inject (forRootAsync). */
+  static forRoot(
+    optionsProvider: Provider,
+    imports: ModuleMetadata['imports'] = [],
+  ): DynamicModule {
     return {
       module: CoreModule,
+      imports,
       providers: [optionsProvider, { provide: CLOCK, useValue: systemClock }],
       exports: [OPENCODE_OPTIONS, CLOCK],
     };

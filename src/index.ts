@@ -1,0 +1,21 @@
+/**
+ * Public API for apps that embed OpenCode Tools.
+ * @example
+ * import { OpenCodeToolsModule, TasksService } from 'opencode-tools';
+ */
+export * from './opencode-tools.module';
+export * from './config/options';
+export { loadConfigFromEnv, ENV_VARS } from './config/env';
+export * from './domain/errors';
+export * from './domain/task';
+export * from './domain/task.schema';
+export { parseDuration } from './domain/duration';
+export * from './ports';
+export { TasksService, type TransitionOptions } from './modules/tasks/tasks.service';
+export { TasksModule } from './modules/tasks/tasks.module';
+export { HooksService } from './modules/hooks/hooks.service';
+export { HooksModule } from './modules/hooks/hooks.module';
+export { TaskHook } from './modules/hooks/task-hook.decorator';
+export * from './modules/hooks/hook.types';
+export { createMemoryAdapters } from './adapters/memory';
+export { openConfiguredPersistence } from './adapters/persistence-factory';
