@@ -1,4 +1,5 @@
 import type { OpenCodeToolsOptions } from '../config/options';
+import type { LockStore } from './lock-store.port';
 import type { TaskRepository } from './task-repository.port';
 
 export const PERSISTENCE_ADAPTERS = Symbol('opencode-tools:PersistenceAdapters');
@@ -11,6 +12,8 @@ export interface PersistenceAdapters {
   /** Human name for diagnostics, e.g. `sqlite:/home/me/.opencode/opencode.db`. */
   readonly description: string;
   readonly tasks: TaskRepository;
+  /** Leases and fencing tokens (`LOCK_STORE`). */
+  readonly locks: LockStore;
   close(): Promise<void>;
 }
 

@@ -1,8 +1,9 @@
 import type { PersistenceAdapters } from '../../ports/persistence-adapters.port';
 import { openSqliteDataSource, rawSqlite, type SqliteOptions } from './sqlite-data-source';
+import { SqliteLockStore } from './sqlite-lock.store';
 import { SqliteTaskRepository } from './sqlite-task.repository';
 
-export { SqliteTaskRepository, openSqliteDataSource, rawSqlite };
+export { SqliteTaskRepository, SqliteLockStore, openSqliteDataSource, rawSqlite };
 
 /** The embedded default: one SQLite file (WAL) opened through TypeORM, migrated at start-up. */
 export async function createSqliteAdapters(opts: SqliteOptions): Promise<PersistenceAdapters> {
@@ -11,6 +12,7 @@ export async function createSqliteAdapters(opts: SqliteOptions): Promise<Persist
   return {
     description: `sqlite:${opts.path}`,
     tasks: new SqliteTaskRepository(db),
+    locks: new SqliteLockStore(db, opts.busyTimeoutMs),
     close: async () => {
       if (ds.isInitialized) await ds.destroy();
     },

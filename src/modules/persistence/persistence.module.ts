@@ -10,6 +10,7 @@ import {
   type PersistenceAdapters,
   type PersistenceAdaptersFactory,
 } from '../../ports/persistence-adapters.port';
+import { LOCK_STORE } from '../../ports/lock-store.port';
 import { TASK_REPOSITORY } from '../../ports/task-repository.port';
 import { OPENCODE_OPTIONS, type OpenCodeToolsOptions } from '../../config/options';
 
@@ -47,9 +48,14 @@ export class PersistenceModule {
           useFactory: (a: PersistenceAdapters) => a.tasks,
           inject: [PERSISTENCE_ADAPTERS],
         },
+        {
+          provide: LOCK_STORE,
+          useFactory: (a: PersistenceAdapters) => a.locks,
+          inject: [PERSISTENCE_ADAPTERS],
+        },
         PersistenceLifecycle,
       ],
-      exports: [PERSISTENCE_ADAPTERS, TASK_REPOSITORY],
+      exports: [PERSISTENCE_ADAPTERS, TASK_REPOSITORY, LOCK_STORE],
     };
   }
 }
