@@ -4,6 +4,7 @@ import { openConfiguredPersistence } from './adapters/persistence-factory';
 import { OPENCODE_OPTIONS, resolveOptions, type OpenCodeToolsOptionsInput } from './config/options';
 import { CoreModule } from './modules/core/core.module';
 import { HooksModule } from './modules/hooks/hooks.module';
+import { LocksModule } from './modules/locks/locks.module';
 import { PersistenceModule } from './modules/persistence/persistence.module';
 import { TasksModule } from './modules/tasks/tasks.module';
 import type { PersistenceAdaptersFactory } from './ports/persistence-adapters.port';
@@ -63,9 +64,10 @@ export class OpenCodeToolsModule {
         HooksModule,
         PersistenceModule.forRoot(extras.adapters ?? openConfiguredPersistence),
         TasksModule,
+        LocksModule,
       ],
       providers: [],
-      exports: [TasksModule, HooksModule],
+      exports: [TasksModule, HooksModule, LocksModule],
     };
   }
 }

@@ -29,10 +29,16 @@ import {
 } from '../../ports/task-repository.port';
 import { HooksService } from '../hooks/hooks.service';
 import type { AfterHookEvent, BeforeHookEvent } from '../hooks/hook.types';
+import { AgentAttachmentService } from '../locks/agent-attachment.service';
 
 export interface TransitionOptions {
   /** Refuse with CONFLICT unless the task is still at this version. */
   expectedVersion?: number;
+  /**
+   * Act for this agent: refused (NOT_ATTACHED, LEASE_EXPIRED, LOCK_HELD), with nothing changed,
+   * unless it holds a live attachment to the task; a successful check renews the lease.
+   */
+  agentId?: string;
 }
 
 const TASK_ID = z
@@ -68,6 +74,7 @@ export class TasksService {
     @Inject(TASK_REPOSITORY) private readonly repo: TaskRepository,
     @Inject(CLOCK) private readonly clock: Clock,
     private readonly hooks: HooksService,
+    private readonly attachments: AgentAttachmentService,
   ) {}
 
   private now(): string {
@@ -271,6 +278,7 @@ export class TasksService {
     const task = await this.get(id);
     this.checkVersion(task, opts);
     assertTransition(task, to);
+    if (opts.agentId !== undefined) await this.attachments.assertAttached(task.id, opts.agentId);
     const transition = { from: task.status, to };
     await this.hooks.runBefore(before, { task, transition, input });
     const updated = await this.repo.update(
