@@ -3,6 +3,17 @@ import { ConflictError, NotFoundError } from '../../domain/errors';
 import type { Task, TaskPatch, TaskStatus } from '../../domain/task';
 import type { ListTasksQuery } from '../../domain/task.schema';
 import { emptyStatusCounts, versionConflict } from '../../domain/task-query';
+import {
+  fromRow,
+  likePattern,
+  PATCH_COLUMN,
+  patchKeys,
+  patchValue,
+  listOrder,
+  listWhere,
+  toRow,
+  type TaskRow as Row,
+} from '../shared/task-row';
 import type {
   DurationStats,
   TaskPage,
@@ -10,86 +21,6 @@ import type {
   TaskSearchQuery,
   TaskStats,
 } from '../../ports/task-repository.port';
-
-interface Row {
-  id: string;
-  name: string;
-  description: string | null;
-  owner: string;
-  mode: Task['mode'];
-  status: TaskStatus;
-  metadata: string;
-  sandbox: string | null;
-  version: number;
-  created_at: string;
-  updated_at: string;
-  started_at: string | null;
-  ended_at: string | null;
-  result: string | null;
-  error: string | null;
-}
-
-const COLUMN: Record<keyof TaskPatch, string> = {
-  status: 'status',
-  name: 'name',
-  description: 'description',
-  metadata: 'metadata',
-  sandbox: 'sandbox',
-  startedAt: 'started_at',
-  endedAt: 'ended_at',
-  result: 'result',
-  error: 'error',
-};
-const JSON_FIELDS = new Set<keyof TaskPatch>(['metadata', 'sandbox', 'result']);
-const SORT_COLUMN = {
-  createdAt: 'created_at',
-  updatedAt: 'updated_at',
-  name: 'name',
-  status: 'status',
-};
-
-function toRow(t: Task): Row {
-  return {
-    id: t.id,
-    name: t.name,
-    description: t.description ?? null,
-    owner: t.owner,
-    mode: t.mode,
-    status: t.status,
-    metadata: JSON.stringify(t.metadata),
-    sandbox: t.sandbox === undefined ? null : JSON.stringify(t.sandbox),
-    version: t.version,
-    created_at: t.createdAt,
-    updated_at: t.updatedAt,
-    started_at: t.startedAt ?? null,
-    ended_at: t.endedAt ?? null,
-    result: t.result === undefined ? null : JSON.stringify(t.result),
-    error: t.error ?? null,
-  };
-}
-
-function fromRow(r: Row): Task {
-  const t: Task = {
-    id: r.id,
-    name: r.name,
-    owner: r.owner,
-    mode: r.mode,
-    status: r.status,
-    metadata: JSON.parse(r.metadata),
-    version: r.version,
-    createdAt: r.created_at,
-    updatedAt: r.updated_at,
-  };
-  if (r.description !== null) t.description = r.description;
-  if (r.sandbox !== null) t.sandbox = JSON.parse(r.sandbox);
-  if (r.started_at !== null) t.startedAt = r.started_at;
-  if (r.ended_at !== null) t.endedAt = r.ended_at;
-  if (r.result !== null) t.result = JSON.parse(r.result);
-  if (r.error !== null) t.error = r.error;
-  return t;
-}
-
-const likePattern = (text: string) => `%${text.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
 
 /**
  * SQLite registry. TypeORM owns the connection and the migrations; the hot paths run as cached
@@ -160,8 +91,8 @@ export class SqliteTaskRepository implements TaskRepository {
     patch: TaskPatch,
     updatedAt: string,
   ): Promise<Task> {
-    const keys = (Object.keys(patch) as (keyof TaskPatch)[]).filter((k) => k in COLUMN).sort();
-    const sets = keys.map((k) => `${COLUMN[k]} = @${k}`);
+    const keys = patchKeys(patch);
+    const sets = keys.map((k) => `${PATCH_COLUMN[k]} = @${k}`);
     const sql = `UPDATE tasks SET ${[
       ...sets,
       'version = version + 1',
@@ -172,10 +103,7 @@ export class SqliteTaskRepository implements TaskRepository {
       __version: expectedVersion,
       __updatedAt: updatedAt,
     };
-    for (const k of keys) {
-      const v = patch[k];
-      params[k] = v === undefined ? null : JSON_FIELDS.has(k) ? JSON.stringify(v) : v;
-    }
+    for (const k of keys) params[k] = patchValue(k, patch[k]);
     const row = this.stmt(sql).get(params) as Row | undefined;
     if (row) return fromRow(row);
     const current = this.byIdStmt.get(id) as Row | undefined;
@@ -195,34 +123,13 @@ export class SqliteTaskRepository implements TaskRepository {
   }
 
   async list(q: ListTasksQuery): Promise<TaskPage> {
-    const where: string[] = [];
     const params: unknown[] = [];
-    if (q.status?.length) {
-      where.push(`status IN (${q.status.map(() => '?').join(', ')})`);
-      params.push(...q.status);
-    }
-    if (q.owner) {
-      where.push('owner = ?');
-      params.push(q.owner);
-    }
-    if (q.mode) {
-      where.push('mode = ?');
-      params.push(q.mode);
-    }
-    if (q.createdSince) {
-      where.push('created_at >= ?');
-      params.push(new Date(q.createdSince).toISOString());
-    }
-    if (q.createdUntil) {
-      where.push('created_at <= ?');
-      params.push(new Date(q.createdUntil).toISOString());
-    }
-    const whereSql = where.length ? `WHERE ${where.join(' AND ')}` : '';
-    const dir = q.order === 'asc' ? 'ASC' : 'DESC';
-    const col = SORT_COLUMN[q.sort];
-    const rows = this.stmt(
-      `SELECT * FROM tasks ${whereSql} ORDER BY ${col} ${dir}, id ${dir} LIMIT ? OFFSET ?`,
-    ).all(...params, q.limit, q.offset) as Row[];
+    const whereSql = listWhere(q, (v) => (params.push(v), '?'));
+    const rows = this.stmt(`SELECT * FROM tasks ${whereSql} ${listOrder(q)} LIMIT ? OFFSET ?`).all(
+      ...params,
+      q.limit,
+      q.offset,
+    ) as Row[];
     const { n } = this.stmt(`SELECT COUNT(*) AS n FROM tasks ${whereSql}`).get(...params) as {
       n: number;
     };

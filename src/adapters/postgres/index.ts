@@ -1,0 +1,7 @@
+export {
+  openPostgresDataSource,
+  rawPool,
+  redactUrl,
+  type PostgresOptions,
+} from './postgres-data-source';
+export { PostgresTaskRepository } from './postgres-task.repository';

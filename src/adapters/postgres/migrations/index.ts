@@ -1,0 +1,4 @@
+import { CreateTasks1764000000000 } from './1764000000000-create-tasks';
+
+/** Every Postgres migration, oldest first. Append new ones; never edit a released one. */
+export const POSTGRES_MIGRATIONS = [CreateTasks1764000000000];

@@ -1,0 +1,91 @@
+import type { Pool } from 'pg';
+import { DataSource } from 'typeorm';
+import { DomainError } from '../../domain/errors';
+import { POSTGRES_MIGRATIONS } from './migrations';
+
+export interface PostgresOptions {
+  url: string;
+  /** Connections in this process's pool. */
+  poolSize: number;
+  connectTimeoutMs: number;
+}
+
+/** `postgres://user@host:port/db` with the password replaced, for messages. */
+export function redactUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = '***';
+    return u.toString();
+  } catch {
+    return url.replace(/\/\/([^:@/]*):[^@/]*@/, '//$1:***@');
+  }
+}
+
+/** Advisory lock id serialising migrations across processes and hosts (see LOCK_IDS in README). */
+const MIGRATION_LOCK_ID = 0x6f637430; // 'oct0'
+
+/**
+ * Opens the TypeORM data source on `pg` with a pool, and migrates under a session advisory lock so
+ * several orchestrators starting at once migrate exactly once. One connection attempt, no retry
+ * loop: an unreachable server is reported at once.
+ */
+export async function openPostgresDataSource(opts: PostgresOptions): Promise<DataSource> {
+  const ds = new DataSource({
+    type: 'postgres',
+    url: opts.url,
+    poolSize: opts.poolSize,
+    connectTimeoutMS: opts.connectTimeoutMs,
+    migrations: POSTGRES_MIGRATIONS,
+    migrationsTableName: 'migrations',
+    synchronize: false,
+    logging: false,
+    extra: { max: opts.poolSize, application_name: 'opencode-tools' },
+  });
+  try {
+    await ds.initialize();
+  } catch (err) {
+    throw new DomainError(
+      'STORAGE_UNAVAILABLE',
+      `cannot connect to Postgres at ${redactUrl(opts.url)} (OPENCODE_DATABASE_URL): ${(err as Error).message}`,
+      { url: redactUrl(opts.url) },
+    );
+  }
+  try {
+    await migrate(ds);
+  } catch (err) {
+    await ds.destroy().catch(() => undefined);
+    throw err;
+  }
+  return ds;
+}
+
+async function migrate(ds: DataSource): Promise<void> {
+  const pool = rawPool(ds);
+  const lockClient = await pool.connect();
+  try {
+    await lockClient.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK_ID]);
+    await ds.runMigrations({ transaction: 'each' });
+    const known = new Set(POSTGRES_MIGRATIONS.map((m) => m.name));
+    const applied = (await lockClient.query<{ name: string }>('SELECT name FROM migrations')).rows;
+    const unknown = applied.map((r) => r.name).filter((n) => !known.has(n));
+    if (unknown.length) {
+      throw new DomainError(
+        'STORAGE_UNAVAILABLE',
+        `the database schema is newer than this version of opencode-tools (unknown migrations: ${unknown.join(
+          ', ',
+        )}); upgrade opencode-tools or point OPENCODE_DATABASE_URL at another database`,
+        { unknown },
+      );
+    }
+  } finally {
+    await lockClient
+      .query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK_ID])
+      .catch(() => undefined);
+    lockClient.release();
+  }
+}
+
+/** The `pg` pool under a TypeORM data source, for hot paths. */
+export function rawPool(ds: DataSource): Pool {
+  return (ds.driver as unknown as { master: Pool }).master;
+}
