@@ -5,3 +5,4 @@ export {
   type PostgresOptions,
 } from './postgres-data-source';
 export { PostgresTaskRepository } from './postgres-task.repository';
+export { PostgresLockStore } from './postgres-lock.store';
