@@ -1,4 +1,7 @@
 import { Module } from '@nestjs/common';
+import { McpStdioCommand } from '../mcp/commands/mcp.command';
+import { McpServeCommand } from '../mcp/commands/serve.command';
+import { McpModule } from '../mcp/mcp.module';
 import { TasksModule } from '../tasks/tasks.module';
 import { CleanupTaskCommand } from './commands/cleanup-task.command';
 import { CreateTaskCommand } from './commands/create-task.command';
@@ -22,11 +25,13 @@ export const CLI_COMMANDS = [
   FindTaskCommand,
   TaskStatsCommand,
   CleanupTaskCommand,
+  McpStdioCommand,
+  McpServeCommand,
 ];
 
 /** nest-commander command providers; composed with `OpenCodeToolsModule` by `src/cli.ts`. */
 @Module({
-  imports: [TasksModule],
+  imports: [TasksModule, McpModule],
   providers: [...CLI_COMMANDS],
 })
 export class CliModule {}

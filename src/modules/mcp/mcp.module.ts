@@ -1,0 +1,28 @@
+import { Module } from '@nestjs/common';
+import { TasksModule } from '../tasks/tasks.module';
+import { MCP_TOOL_PROVIDERS } from './mcp-tool';
+import { McpToolRegistry } from './mcp-tool.registry';
+import { TaskLifecycleTools } from './tools/task-lifecycle.tools';
+import { TaskQueryTools } from './tools/task-query.tools';
+
+/** Tool providers, in the order their tools are listed. */
+const TOOL_PROVIDERS = [TaskLifecycleTools, TaskQueryTools];
+
+/**
+ * The MCP tools as ordinary injectables, and the registry that turns them into SDK servers.
+ * Importing this module loads no MCP SDK code; transports import it on demand.
+ */
+@Module({
+  imports: [TasksModule],
+  providers: [
+    ...TOOL_PROVIDERS,
+    {
+      provide: MCP_TOOL_PROVIDERS,
+      useFactory: (...providers: unknown[]) => providers,
+      inject: TOOL_PROVIDERS,
+    },
+    McpToolRegistry,
+  ],
+  exports: [McpToolRegistry],
+})
+export class McpModule {}

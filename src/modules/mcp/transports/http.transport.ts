@@ -1,0 +1,251 @@
+import { randomUUID } from 'node:crypto';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
+import type { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
+import { InFlight } from '../in-flight';
+import type { McpToolRegistry } from '../mcp-tool.registry';
+import {
+  allowedHostnames,
+  assertSafeBind,
+  bearerMatches,
+  checkHostAndOrigin,
+} from './http-security';
+
+export interface McpHttpOptions {
+  host: string;
+  /** 0 picks a free port. */
+  port: number;
+  /** When set, every /mcp request must carry `Authorization: Bearer <token>`. */
+  token?: string;
+  /** Extra host names a client may use in `Host` (e.g. a DNS name for a wildcard bind). */
+  allowedHosts?: readonly string[];
+  /** Extra exact origins a browser client may send (`https://app.example`). */
+  allowedOrigins?: readonly string[];
+  /** Largest JSON-RPC request body accepted; default 4 MiB. */
+  maxBodyBytes?: number;
+  /** Concurrent sessions; default 100. */
+  maxSessions?: number;
+  /** A session with no request for this long is closed; default 30 minutes. */
+  sessionIdleMs?: number;
+  /** Where status lines go; default stderr. Never stdout. */
+  log?: (line: string) => void;
+}
+
+export interface McpHttpServer {
+  /** The MCP endpoint, e.g. `http://127.0.0.1:3000/mcp`. */
+  url: string;
+  port: number;
+  sessionCount(): number;
+  /** Stops accepting, lets in-flight calls finish (up to `drainMs`), then closes every session. */
+  close(drainMs?: number): Promise<void>;
+}
+
+interface Session {
+  transport: StreamableHTTPServerTransport;
+  server: McpServer;
+  lastSeen: number;
+}
+
+const DEFAULT_MAX_BODY = 4 * 1024 * 1024;
+
+function sendJson(res: ServerResponse, status: number, body: unknown, headers = {}): void {
+  if (res.headersSent) return;
+  res.writeHead(status, { 'content-type': 'application/json', ...headers });
+  res.end(JSON.stringify(body));
+}
+
+function rpcError(res: ServerResponse, status: number, code: number, message: string): void {
+  sendJson(res, status, { jsonrpc: '2.0', error: { code, message }, id: null });
+}
+
+class BodyTooLarge extends Error {}
+
+function readBody(req: IncomingMessage, max: number): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const declared = Number(req.headers['content-length'] ?? 0);
+    if (declared > max) return reject(new BodyTooLarge());
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (c: Buffer) => {
+      size += c.length;
+      if (size > max) {
+        req.removeAllListeners('data');
+        req.resume();
+        reject(new BodyTooLarge());
+      } else chunks.push(c);
+    });
+    req.on('end', () => resolve(Buffer.concat(chunks)));
+    req.on('error', reject);
+  });
+}
+
+/**
+ * Streamable HTTP transport on plain `node:http` (no express: the routes are three, and the
+ * security checks below are ones we need to control exactly). One SDK server per session.
+ * @example
+ * const http = await startMcpHttpServer(registry, { host: '127.0.0.1', port: 3000 });
+ * process.once('SIGTERM', () => http.close());
+ */
+export async function startMcpHttpServer(
+  registry: McpToolRegistry,
+  opts: McpHttpOptions,
+): Promise<McpHttpServer> {
+  assertSafeBind(opts.host, opts.token);
+  const [{ StreamableHTTPServerTransport }, { isInitializeRequest }] = await Promise.all([
+    import('@modelcontextprotocol/sdk/server/streamableHttp.js'),
+    import('@modelcontextprotocol/sdk/types.js'),
+  ]);
+  const log = opts.log ?? ((line: string) => process.stderr.write(`${line}\n`));
+  const hosts = allowedHostnames(opts.host, opts.allowedHosts);
+  const origins = opts.allowedOrigins ?? [];
+  const maxBody = opts.maxBodyBytes ?? DEFAULT_MAX_BODY;
+  const maxSessions = opts.maxSessions ?? 100;
+  const idleMs = opts.sessionIdleMs ?? 30 * 60_000;
+  const sessions = new Map<string, Session>();
+  const posts = new InFlight();
+  let draining = false;
+
+  const dropSession = (id: string) => {
+    const s = sessions.get(id);
+    if (!s) return;
+    sessions.delete(id);
+    void s.server.close().catch(() => {});
+  };
+
+  async function newSession(req: IncomingMessage, res: ServerResponse, body: unknown) {
+    if (sessions.size >= maxSessions) {
+      return rpcError(res, 503, -32000, `too many sessions (${maxSessions}); close one first`);
+    }
+    const server = await registry.createServer();
+    const transport: StreamableHTTPServerTransport = new StreamableHTTPServerTransport({
+      sessionIdGenerator: () => randomUUID(),
+      onsessioninitialized: (id) => {
+        sessions.set(id, { transport, server, lastSeen: Date.now() });
+      },
+      onsessionclosed: (id) => dropSession(id),
+    });
+    transport.onclose = () => {
+      if (transport.sessionId) dropSession(transport.sessionId);
+    };
+    await server.connect(transport);
+    await transport.handleRequest(req, res, body);
+  }
+
+  async function handleMcp(req: IncomingMessage, res: ServerResponse) {
+    const sessionId = req.headers['mcp-session-id'];
+    const session = typeof sessionId === 'string' ? sessions.get(sessionId) : undefined;
+    if (req.method === 'POST') {
+      if (draining) return rpcError(res, 503, -32000, 'server is shutting down');
+      const done = posts.begin();
+      res.once('close', done);
+      let body: unknown;
+      try {
+        const raw = await readBody(req, maxBody);
+        body = JSON.parse(raw.toString('utf8'));
+      } catch (err) {
+        if (err instanceof BodyTooLarge) {
+          return rpcError(res, 413, -32600, `request body exceeds ${maxBody} bytes`);
+        }
+        return rpcError(res, 400, -32700, 'parse error: the body is not valid JSON');
+      }
+      if (session) {
+        session.lastSeen = Date.now();
+        return session.transport.handleRequest(req, res, body);
+      }
+      if (sessionId !== undefined) {
+        return rpcError(res, 404, -32001, 'session not found; initialize a new session');
+      }
+      if (isInitializeRequest(body)) return newSession(req, res, body);
+      return rpcError(res, 400, -32000, 'no mcp-session-id header; send initialize first');
+    }
+    if (req.method === 'GET' || req.method === 'DELETE') {
+      if (!session) {
+        return sessionId === undefined
+          ? rpcError(res, 400, -32000, 'mcp-session-id header required')
+          : rpcError(res, 404, -32001, 'session not found; initialize a new session');
+      }
+      session.lastSeen = Date.now();
+      return session.transport.handleRequest(req, res);
+    }
+    res.setHeader('allow', 'GET, POST, DELETE');
+    return rpcError(res, 405, -32000, `method ${req.method} not allowed`);
+  }
+
+  const http = createServer((req, res) => {
+    const path = (req.url ?? '/').split('?')[0];
+    const refused = checkHostAndOrigin(
+      { host: req.headers.host, origin: req.headers.origin },
+      hosts,
+      origins,
+    );
+    if (refused) return sendJson(res, 403, { error: 'forbidden', message: refused });
+    if (path === '/health') {
+      return sendJson(res, draining ? 503 : 200, {
+        status: draining ? 'draining' : 'ok',
+        sessions: sessions.size,
+      });
+    }
+    if (path !== '/mcp') {
+      return sendJson(res, 404, { error: 'not found', message: 'the MCP endpoint is /mcp' });
+    }
+    if (opts.token !== undefined && !bearerMatches(req.headers.authorization, opts.token)) {
+      return sendJson(
+        res,
+        401,
+        {
+          error: 'unauthorized',
+          message: 'missing or wrong bearer token; send Authorization: Bearer <OPENCODE_MCP_TOKEN>',
+        },
+        { 'www-authenticate': 'Bearer realm="opencode-tools"' },
+      );
+    }
+    handleMcp(req, res).catch((err: unknown) => {
+      log(`mcp http: request failed: ${err instanceof Error ? err.stack : String(err)}`);
+      rpcError(res, 500, -32603, 'internal error');
+    });
+  });
+
+  await new Promise<void>((resolve, reject) => {
+    http.once('error', reject);
+    http.listen(opts.port, opts.host, () => {
+      http.off('error', reject);
+      resolve();
+    });
+  });
+  const port = (http.address() as AddressInfo).port;
+  const hostForUrl = opts.host.includes(':') ? `[${opts.host}]` : opts.host;
+  const url = `http://${hostForUrl}:${port}/mcp`;
+
+  const reaper = setInterval(
+    () => {
+      const cutoff = Date.now() - idleMs;
+      for (const [id, s] of sessions) if (s.lastSeen < cutoff) dropSession(id);
+    },
+    Math.min(idleMs, 60_000),
+  );
+  reaper.unref();
+
+  let closing: Promise<void> | undefined;
+  return {
+    url,
+    port,
+    sessionCount: () => sessions.size,
+    close(drainMs = 30_000) {
+      closing ??= (async () => {
+        draining = true;
+        clearInterval(reaper);
+        const closed = new Promise<void>((resolve) => http.close(() => resolve()));
+        if (!(await posts.idle(drainMs))) {
+          log(
+            `mcp http: ${posts.size} request(s) still running after ${drainMs}ms; closing anyway`,
+          );
+        }
+        for (const id of [...sessions.keys()]) dropSession(id);
+        http.closeAllConnections();
+        await closed;
+      })();
+      return closing;
+    },
+  };
+}
