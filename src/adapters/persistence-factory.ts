@@ -12,11 +12,13 @@ export const openConfiguredPersistence: PersistenceAdaptersFactory = async (
   const db = options.database;
   switch (db.driver) {
     case 'memory':
-      return (await import('./memory')).createMemoryAdapters();
+      return (await import('./memory')).createMemoryAdapters(options.persistence);
     case 'sqlite':
       return (await import('./sqlite')).createSqliteAdapters({
         path: db.path,
         busyTimeoutMs: options.sqliteBusyTimeoutMs,
+        home: options.home,
+        persistence: options.persistence,
       });
     case 'postgres':
       throw new DomainError(

@@ -1,5 +1,6 @@
 import { resolve } from 'node:path';
 import { ValidationError } from '../domain/errors';
+import { PERSISTENCE_ENV_VARS, persistenceOptionsFromEnv } from './persistence-options';
 import { parseDuration } from '../domain/duration';
 import {
   DEFAULTS,
@@ -22,6 +23,7 @@ export const ENV_VARS: Record<string, string> = {
   OPENCODE_MCP_HOST: `HTTP bind address for serve (default ${DEFAULTS.mcpHost})`,
   OPENCODE_MCP_PORT: `HTTP port for serve (default ${DEFAULTS.mcpPort})`,
   OPENCODE_MCP_TOKEN: 'bearer token required by serve (mandatory when binding beyond loopback)',
+  ...PERSISTENCE_ENV_VARS,
 };
 
 function parseDatabaseUrl(raw: string, home: string): DatabaseOptions {
@@ -76,5 +78,6 @@ export function loadConfigFromEnv(env: NodeJS.ProcessEnv = process.env): OpenCod
       port: port ? parsePort(port) : undefined,
       token: get('OPENCODE_MCP_TOKEN'),
     },
+    persistence: persistenceOptionsFromEnv(get),
   });
 }

@@ -1,4 +1,9 @@
 import { resolve } from 'node:path';
+import {
+  resolvePersistenceOptions,
+  type PersistenceOptions,
+  type PersistenceOptionsInput,
+} from './persistence-options';
 
 export const OPENCODE_OPTIONS = Symbol('opencode-tools:Options');
 
@@ -21,9 +26,14 @@ export interface OpenCodeToolsOptions {
   /** Identifies this orchestrator process in labels and leases. */
   instanceId: string;
   mcp: { host: string; port: number; token?: string };
+  /** Task memory: log group commit and fsync policy, log and state size caps. */
+  persistence: PersistenceOptions;
 }
 
-export type OpenCodeToolsOptionsInput = Partial<Omit<OpenCodeToolsOptions, 'mcp'>> & {
+export type OpenCodeToolsOptionsInput = Partial<
+  Omit<OpenCodeToolsOptions, 'mcp' | 'persistence'>
+> & {
+  persistence?: PersistenceOptionsInput;
   mcp?: Partial<OpenCodeToolsOptions['mcp']>;
 };
 
@@ -52,5 +62,6 @@ export function resolveOptions(input: OpenCodeToolsOptionsInput = {}): OpenCodeT
       port: input.mcp?.port ?? DEFAULTS.mcpPort,
       token: input.mcp?.token,
     },
+    persistence: resolvePersistenceOptions(input.persistence),
   };
 }

@@ -3,3 +3,8 @@ export * from './task-repository.port';
 export * from './persistence-adapters.port';
 export * from './execution-store.port';
 export * from './lock-store.port';
+export * from './state-store.port';
+export * from './log-store.port';
+export * from './decision-store.port';
+export * from './checkpoint-store.port';
+export * from './sandbox-snapshotter.port';

@@ -1,5 +1,10 @@
 import type { OpenCodeToolsOptions } from '../config/options';
+import type { CheckpointStore } from './checkpoint-store.port';
+import type { DecisionStore } from './decision-store.port';
+import type { ExecutionStore } from './execution-store.port';
 import type { LockStore } from './lock-store.port';
+import type { LogStore } from './log-store.port';
+import type { StateStore } from './state-store.port';
 import type { TaskRepository } from './task-repository.port';
 
 export const PERSISTENCE_ADAPTERS = Symbol('opencode-tools:PersistenceAdapters');
@@ -14,6 +19,12 @@ export interface PersistenceAdapters {
   readonly tasks: TaskRepository;
   /** Leases and fencing tokens (`LOCK_STORE`). */
   readonly locks: LockStore;
+  /** Task memory (`STATE_STORE`, `LOG_STORE`, `DECISION_STORE`, `EXECUTION_STORE`, `CHECKPOINT_STORE`). */
+  readonly state: StateStore;
+  readonly logs: LogStore;
+  readonly decisions: DecisionStore;
+  readonly executions: ExecutionStore;
+  readonly checkpoints: CheckpointStore;
   close(): Promise<void>;
 }
 

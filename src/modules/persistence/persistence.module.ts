@@ -12,6 +12,7 @@ import {
 } from '../../ports/persistence-adapters.port';
 import { LOCK_STORE } from '../../ports/lock-store.port';
 import { TASK_REPOSITORY } from '../../ports/task-repository.port';
+import { MEMORY_STORE_TOKENS } from './memory-store.tokens';
 import { OPENCODE_OPTIONS, type OpenCodeToolsOptions } from '../../config/options';
 
 export const PERSISTENCE_FACTORY = Symbol('opencode-tools:PersistenceFactory');
@@ -53,9 +54,19 @@ export class PersistenceModule {
           useFactory: (a: PersistenceAdapters) => a.locks,
           inject: [PERSISTENCE_ADAPTERS],
         },
+        ...MEMORY_STORE_TOKENS.map(([token, key]) => ({
+          provide: token,
+          useFactory: (a: PersistenceAdapters) => a[key],
+          inject: [PERSISTENCE_ADAPTERS],
+        })),
         PersistenceLifecycle,
       ],
-      exports: [PERSISTENCE_ADAPTERS, TASK_REPOSITORY, LOCK_STORE],
+      exports: [
+        PERSISTENCE_ADAPTERS,
+        TASK_REPOSITORY,
+        LOCK_STORE,
+        ...MEMORY_STORE_TOKENS.map(([t]) => t),
+      ],
     };
   }
 }
