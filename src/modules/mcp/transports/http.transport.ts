@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import type { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import { InFlight } from '../in-flight';
+import type { McpToolDefinition } from '../mcp-tool';
 import type { McpToolRegistry } from '../mcp-tool.registry';
 import {
   allowedHostnames,
@@ -28,6 +29,8 @@ export interface McpHttpOptions {
   maxSessions?: number;
   /** A session with no request for this long is closed; default 30 minutes. */
   sessionIdleMs?: number;
+  /** Tools served in addition to the registry's (an embedding app's own, or a bench's echo). */
+  extraTools?: readonly McpToolDefinition[];
   /** Where status lines go; default stderr. Never stdout. */
   log?: (line: string) => void;
 }
@@ -117,7 +120,7 @@ export async function startMcpHttpServer(
     if (sessions.size >= maxSessions) {
       return rpcError(res, 503, -32000, `too many sessions (${maxSessions}); close one first`);
     }
-    const server = await registry.createServer();
+    const server = await registry.createServer(opts.extraTools);
     const transport: StreamableHTTPServerTransport = new StreamableHTTPServerTransport({
       sessionIdGenerator: () => randomUUID(),
       onsessioninitialized: (id) => {

@@ -1,5 +1,6 @@
 import type { Readable, Writable } from 'node:stream';
 import { InFlight } from '../in-flight';
+import type { McpToolDefinition } from '../mcp-tool';
 import type { McpToolRegistry } from '../mcp-tool.registry';
 
 export interface StdioHandle {
@@ -19,10 +20,11 @@ export async function serveStdio(
   registry: McpToolRegistry,
   stdin: Readable = process.stdin,
   stdout: Writable = process.stdout,
+  extraTools: readonly McpToolDefinition[] = [],
 ): Promise<StdioHandle> {
   const { StdioServerTransport } = await import('@modelcontextprotocol/sdk/server/stdio.js');
   const inFlight = new InFlight();
-  const server = await registry.createServer([], { inFlight });
+  const server = await registry.createServer(extraTools, { inFlight });
   const transport = new StdioServerTransport(stdin, stdout);
   let resolveClosed!: () => void;
   const closed = new Promise<void>((r) => (resolveClosed = r));
