@@ -38,4 +38,14 @@ export const INVALID_ARGS: Record<string, { args: Record<string, unknown>; field
     { args: {}, field: 'taskId' },
     { args: { taskId: 'tsk_x', force: 'yes' }, field: 'force' },
   ],
+  attach_agent_to_task: [
+    { args: { taskId: 'tsk_x' }, field: 'agentId' },
+    { args: { taskId: 'tsk_x', agentId: 'a', ttlMs: 1 }, field: 'ttlMs' },
+    { args: { taskId: 'tsk_x', agentId: 'a', waitMs: -1 }, field: 'waitMs' },
+  ],
+  detach_agent_from_task: [
+    { args: { agentId: 'a' }, field: 'taskId' },
+    { args: { taskId: 'tsk_x', agentId: '' }, field: 'agentId' },
+  ],
+  list_locks: [{ args: { agentId: 3 }, field: 'agentId' }],
 };

@@ -118,6 +118,39 @@ describe('MCP tools over the in-memory transport', () => {
     expect(errorText(mixed)).toMatch(/^VALIDATION: owner: cannot be combined with text/);
   });
 
+  it('attaches agents with leases and refuses an agent not attached to an exclusive task', async () => {
+    const t = await ok(client, 'create_task_sandbox', { name: 'leased' });
+    const taskId = t.taskId as string;
+    const lease = await ok(client, 'attach_agent_to_task', {
+      taskId,
+      agentId: 'a1',
+      ttlMs: 60_000,
+    });
+    expect(lease).toMatchObject({
+      taskId,
+      agentId: 'a1',
+      mode: 'exclusive',
+      token: expect.any(Number),
+    });
+    const held = await call(client, 'attach_agent_to_task', { taskId, agentId: 'a2' });
+    expect(errorText(held)).toMatch(/^LOCK_HELD: .*'a1'/);
+    const stranger = await call(client, 'resume_task', { taskId, agentId: 'a2' });
+    expect(stranger.isError).toBe(true);
+    expect(errorText(stranger)).toMatch(/^(LOCK_HELD|NOT_ATTACHED): /);
+    expect(await ok(client, 'get_task_status', { taskId })).toMatchObject({ status: 'pending' });
+    expect(await ok(client, 'resume_task', { taskId, agentId: 'a1' })).toMatchObject({
+      status: 'running',
+    });
+    const { locks } = await ok(client, 'list_locks', { taskId });
+    expect(locks).toEqual([expect.objectContaining({ holder: 'a1', resource: `task:${taskId}` })]);
+    expect(await ok(client, 'detach_agent_from_task', { taskId, agentId: 'a1' })).toMatchObject({
+      detached: true,
+    });
+    const gone = await call(client, 'complete_task', { taskId, agentId: 'a1' });
+    expect(errorText(gone)).toMatch(/^NOT_ATTACHED: .*attach_agent_to_task/);
+    expect(await ok(client, 'list_locks', { agentId: 'a1' })).toEqual({ locks: [] });
+  });
+
   it.each(Object.entries(INVALID_ARGS))(
     'refuses invalid arguments to %s, naming the field, and keeps serving',
     async (tool, cases) => {

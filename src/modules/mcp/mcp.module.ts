@@ -1,19 +1,21 @@
 import { Module } from '@nestjs/common';
+import { LocksModule } from '../locks/locks.module';
 import { TasksModule } from '../tasks/tasks.module';
 import { MCP_TOOL_PROVIDERS } from './mcp-tool';
 import { McpToolRegistry } from './mcp-tool.registry';
+import { LockTools } from './tools/locks.tools';
 import { TaskLifecycleTools } from './tools/task-lifecycle.tools';
 import { TaskQueryTools } from './tools/task-query.tools';
 
 /** Tool providers, in the order their tools are listed. */
-const TOOL_PROVIDERS = [TaskLifecycleTools, TaskQueryTools];
+const TOOL_PROVIDERS = [TaskLifecycleTools, TaskQueryTools, LockTools];
 
 /**
  * The MCP tools as ordinary injectables, and the registry that turns them into SDK servers.
  * Importing this module loads no MCP SDK code; transports import it on demand.
  */
 @Module({
-  imports: [TasksModule],
+  imports: [TasksModule, LocksModule],
   providers: [
     ...TOOL_PROVIDERS,
     {

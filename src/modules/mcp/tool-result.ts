@@ -8,7 +8,6 @@ export const ERROR_META_KEY = 'opencode-tools/error';
 /** What a model should do next, per error code; appended to the message. */
 const NEXT_STEP: Partial<Record<ErrorCode, string>> = {
   VALIDATION: 'Fix the named argument and call again.',
-  NOT_FOUND: 'Check the id; list_tasks shows the tasks that exist.',
   CONFLICT: 'Someone else changed it: re-read with get_task_status, then retry.',
   ILLEGAL_TRANSITION: 'Call get_task_status to see the current status before retrying.',
   LOCK_HELD: 'Another agent holds it: wait and retry, or use a collaborative task.',
@@ -42,7 +41,12 @@ export function errorResult(err: unknown): CallToolResult {
           message: `unexpected error: ${err instanceof Error ? err.message : String(err)}`,
           details: {},
         };
-  const next = NEXT_STEP[body.code];
+  const next =
+    body.code === 'NOT_FOUND'
+      ? body.details.kind === 'task'
+        ? 'Check the id; list_tasks shows the tasks that exist.'
+        : undefined
+      : NEXT_STEP[body.code];
   const sep = /[.!?]$/.test(body.message) ? ' ' : '. ';
   return {
     isError: true,

@@ -17,6 +17,15 @@ export const fields = {
     .describe(
       'Your agent id: a stable name for you, e.g. "claude-1". Use the same one throughout.',
     ),
+  actingAgentId: z
+    .string()
+    .trim()
+    .min(1, 'must not be empty')
+    .max(200)
+    .optional()
+    .describe(
+      'Your agent id. When given, the call is refused (NOT_ATTACHED, LOCK_HELD, LEASE_EXPIRED) unless you hold a live attachment to the task (attach_agent_to_task); a successful call renews it.',
+    ),
   expectedVersion: z
     .number()
     .int()

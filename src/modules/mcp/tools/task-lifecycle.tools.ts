@@ -82,12 +82,16 @@ export class TaskLifecycleTools implements McpToolProvider {
         name: 'resume_task',
         title: 'Start or resume a task',
         description: 'Move a pending (or restored) task to "running". Fails if it is not pending.',
-        input: { taskId: fields.taskId, expectedVersion: fields.expectedVersion },
+        input: {
+          taskId: fields.taskId,
+          agentId: fields.actingAgentId,
+          expectedVersion: fields.expectedVersion,
+        },
         output: taskShape,
         annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false },
         async handler(a) {
           return taskResult(
-            await tasks.start(a.taskId, { expectedVersion: a.expectedVersion }),
+            await tasks.start(a.taskId, { expectedVersion: a.expectedVersion, agentId: a.agentId }),
             'Started.',
           );
         },
@@ -99,6 +103,7 @@ export class TaskLifecycleTools implements McpToolProvider {
           'Mark a running task "completed", recording its result. Final: a completed task cannot be restarted.',
         input: {
           taskId: fields.taskId,
+          agentId: fields.actingAgentId,
           result: z
             .unknown()
             .optional()
@@ -117,7 +122,7 @@ export class TaskLifecycleTools implements McpToolProvider {
             await tasks.complete(
               a.taskId,
               { result: a.result, message: a.message },
-              { expectedVersion: a.expectedVersion },
+              { expectedVersion: a.expectedVersion, agentId: a.agentId },
             ),
             'Completed.',
           );
@@ -129,6 +134,7 @@ export class TaskLifecycleTools implements McpToolProvider {
         description: 'Mark a running task "failed" with the reason. Final.',
         input: {
           taskId: fields.taskId,
+          agentId: fields.actingAgentId,
           error: z
             .string()
             .trim()
@@ -141,7 +147,11 @@ export class TaskLifecycleTools implements McpToolProvider {
         annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false },
         async handler(a) {
           return taskResult(
-            await tasks.fail(a.taskId, { error: a.error }, { expectedVersion: a.expectedVersion }),
+            await tasks.fail(
+              a.taskId,
+              { error: a.error },
+              { expectedVersion: a.expectedVersion, agentId: a.agentId },
+            ),
             'Failed.',
           );
         },
@@ -152,6 +162,7 @@ export class TaskLifecycleTools implements McpToolProvider {
         description: 'Cancel a pending or running task, stopping its work. Final.',
         input: {
           taskId: fields.taskId,
+          agentId: fields.actingAgentId,
           reason: z
             .string()
             .max(LIMITS.errorMax)
@@ -166,7 +177,7 @@ export class TaskLifecycleTools implements McpToolProvider {
             await tasks.cancel(
               a.taskId,
               { reason: a.reason },
-              { expectedVersion: a.expectedVersion },
+              { expectedVersion: a.expectedVersion, agentId: a.agentId },
             ),
             'Cancelled.',
           );
