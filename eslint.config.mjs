@@ -8,7 +8,16 @@ const INFRA = ['typeorm', 'better-sqlite3', 'dockerode', 'pg', 'docker-modem'];
 const infraPatterns = INFRA.flatMap((p) => [p, `${p}/*`]);
 
 export default tseslint.config(
-  { ignores: ['test/summary-reporter.js', 'dist/**', 'coverage/**', 'node_modules/**', 'bench/**', 'test-artifacts/**'] },
+  {
+    ignores: [
+      'test/summary-reporter.js',
+      'dist/**',
+      'coverage/**',
+      'node_modules/**',
+      'bench/**',
+      'test-artifacts/**',
+    ],
+  },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   prettier,
