@@ -2,9 +2,13 @@ import { Module } from '@nestjs/common';
 import { McpStdioCommand } from '../mcp/commands/mcp.command';
 import { McpServeCommand } from '../mcp/commands/serve.command';
 import { McpModule } from '../mcp/mcp.module';
+import { LocksModule } from '../locks/locks.module';
+import { HistoryModule } from '../history/history.module';
 import { TasksModule } from '../tasks/tasks.module';
+import { CHECKPOINT_COMMANDS } from './commands/checkpoint.commands';
 import { CleanupTaskCommand } from './commands/cleanup-task.command';
 import { CreateTaskCommand } from './commands/create-task.command';
+import { HISTORY_COMMANDS } from './commands/history.commands';
 import {
   CancelTaskCommand,
   CompleteTaskCommand,
@@ -12,6 +16,7 @@ import {
   ResumeTaskCommand,
   TaskStatusCommand,
 } from './commands/lifecycle.commands';
+import { LOCK_COMMANDS } from './commands/lock.commands';
 import { FindTaskCommand, ListTasksCommand, TaskStatsCommand } from './commands/query.commands';
 
 export const CLI_COMMANDS = [
@@ -25,13 +30,16 @@ export const CLI_COMMANDS = [
   FindTaskCommand,
   TaskStatsCommand,
   CleanupTaskCommand,
+  ...CHECKPOINT_COMMANDS,
+  ...HISTORY_COMMANDS,
+  ...LOCK_COMMANDS,
   McpStdioCommand,
   McpServeCommand,
 ];
 
 /** nest-commander command providers; composed with `OpenCodeToolsModule` by `src/cli.ts`. */
 @Module({
-  imports: [TasksModule, McpModule],
+  imports: [TasksModule, HistoryModule, McpModule, LocksModule],
   providers: [...CLI_COMMANDS],
 })
 export class CliModule {}

@@ -25,9 +25,12 @@ export interface Attachment {
   expiresAt: string;
 }
 
-const TASK_ID = z.string({ error: 'is required' }).trim().min(1, 'is required; pass --task <id>');
+const TASK_ID = z
+  .string({ error: 'is required; pass --task <id>' })
+  .trim()
+  .min(1, 'is required; pass --task <id>');
 const AGENT_ID = z
-  .string({ error: 'is required' })
+  .string({ error: 'is required; pass --agent <id>' })
   .trim()
   .min(1, 'is required; pass --agent <id>')
   .max(200, 'must be at most 200 characters');
@@ -73,6 +76,7 @@ export class AgentAttachmentService {
       thing: `task ${taskId}`,
       who: `agent '${agentId}'`,
       hint: `attach it first: opencode-tools attach-agent --task ${taskId} --agent ${agentId}`,
+      again: `attach again (attach-agent --task ${taskId} --agent ${agentId})`,
     };
   }
 

@@ -8,6 +8,8 @@ export interface LockSubject {
   who: string;
   /** Added to NOT_ATTACHED messages: what to do about it. */
   hint?: string;
+  /** Ends LEASE_EXPIRED messages (default "acquire it again"). */
+  again?: string;
 }
 
 export const lockSubject = (resource: string, holder: string): LockSubject => ({
@@ -90,7 +92,7 @@ export function refusalError(
         'LEASE_EXPIRED',
         `the lease of ${subject.who} on ${subject.thing} expired at ${refusal.own?.expiresAt} (${inWords(
           Date.parse(refusal.own?.expiresAt ?? '') - now,
-        )})${others}; acquire it again`,
+        )})${others}; ${subject.again ?? 'acquire it again'}`,
         details,
       );
     case 'superseded':

@@ -9,6 +9,7 @@ import { formatTask } from '../task-format';
 interface TaskOpts extends BaseOptions {
   task?: string;
   expectedVersion?: number;
+  agent?: string;
 }
 
 /** Shared `--task` / `--expected-version` options for commands acting on one task. */
@@ -35,17 +36,29 @@ abstract class TaskCommand<O extends TaskOpts> extends BaseCommand<O> {
   }
 }
 
+/** Adds `--agent`: the change is refused (exit 4) unless that agent holds a live attachment. */
+@Injectable()
+abstract class AgentTaskCommand<O extends TaskOpts> extends TaskCommand<O> {
+  protected opts(o: O) {
+    return { expectedVersion: o.expectedVersion, agentId: o.agent };
+  }
+  @Option({
+    flags: '--agent <id>',
+    description: 'act for this agent: refused (exit 4) unless it is attached (see attach-agent)',
+  })
+  parseAgent(v: string) {
+    return v;
+  }
+}
+
 @Command({
   name: 'resume-task',
   arguments: '[task]',
   description: 'move a pending task to running',
 })
-export class ResumeTaskCommand extends TaskCommand<TaskOpts> {
+export class ResumeTaskCommand extends AgentTaskCommand<TaskOpts> {
   protected async execute(params: string[], o: TaskOpts) {
-    this.show(
-      o,
-      await this.tasks.start(taskIdFrom(params, o), { expectedVersion: o.expectedVersion }),
-    );
+    this.show(o, await this.tasks.start(taskIdFrom(params, o), this.opts(o)));
   }
   @Help('after')
   examples() {
@@ -63,16 +76,12 @@ interface CompleteOpts extends TaskOpts {
   arguments: '[task]',
   description: 'mark a running task completed',
 })
-export class CompleteTaskCommand extends TaskCommand<CompleteOpts> {
+export class CompleteTaskCommand extends AgentTaskCommand<CompleteOpts> {
   protected async execute(params: string[], o: CompleteOpts) {
     const id = taskIdFrom(params, o);
     this.show(
       o,
-      await this.tasks.complete(
-        id,
-        { result: o.result, message: o.message },
-        { expectedVersion: o.expectedVersion },
-      ),
+      await this.tasks.complete(id, { result: o.result, message: o.message }, this.opts(o)),
     );
   }
   @Option({ flags: '--result <json>', description: 'result as JSON (at most 256 KiB)' })
@@ -94,15 +103,11 @@ interface FailOpts extends TaskOpts {
 }
 
 @Command({ name: 'fail-task', arguments: '[task]', description: 'mark a running task failed' })
-export class FailTaskCommand extends TaskCommand<FailOpts> {
+export class FailTaskCommand extends AgentTaskCommand<FailOpts> {
   protected async execute(params: string[], o: FailOpts) {
     this.show(
       o,
-      await this.tasks.fail(
-        taskIdFrom(params, o),
-        { error: o.error as string },
-        { expectedVersion: o.expectedVersion },
-      ),
+      await this.tasks.fail(taskIdFrom(params, o), { error: o.error as string }, this.opts(o)),
     );
   }
   @Option({ flags: '--error <message>', description: 'why it failed (required)' })
@@ -124,15 +129,11 @@ interface CancelOpts extends TaskOpts {
   arguments: '[task]',
   description: 'cancel a pending or running task',
 })
-export class CancelTaskCommand extends TaskCommand<CancelOpts> {
+export class CancelTaskCommand extends AgentTaskCommand<CancelOpts> {
   protected async execute(params: string[], o: CancelOpts) {
     this.show(
       o,
-      await this.tasks.cancel(
-        taskIdFrom(params, o),
-        { reason: o.reason },
-        { expectedVersion: o.expectedVersion },
-      ),
+      await this.tasks.cancel(taskIdFrom(params, o), { reason: o.reason }, this.opts(o)),
     );
   }
   @Option({ flags: '--reason <text>', description: 'why (stored as the task error)' })
