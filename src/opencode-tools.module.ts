@@ -3,6 +3,7 @@ import { EventEmitterModule } from '@nestjs/event-emitter';
 import { openConfiguredPersistence } from './adapters/persistence-factory';
 import { OPENCODE_OPTIONS, resolveOptions, type OpenCodeToolsOptionsInput } from './config/options';
 import { CoreModule } from './modules/core/core.module';
+import { HistoryModule } from './modules/history/history.module';
 import { HooksModule } from './modules/hooks/hooks.module';
 import { LocksModule } from './modules/locks/locks.module';
 import { PersistenceModule } from './modules/persistence/persistence.module';
@@ -64,10 +65,11 @@ export class OpenCodeToolsModule {
         HooksModule,
         PersistenceModule.forRoot(extras.adapters ?? openConfiguredPersistence),
         TasksModule,
+        HistoryModule,
         LocksModule,
       ],
       providers: [],
-      exports: [TasksModule, HooksModule, LocksModule],
+      exports: [TasksModule, HooksModule, HistoryModule, LocksModule],
     };
   }
 }

@@ -15,6 +15,8 @@ export interface PersistenceOptions {
   logMaxBytes: number;
   /** Largest state document (bytes of JSON). */
   stateMaxBytes: number;
+  /** Hook events before which a checkpoint is taken automatically, e.g. `['beforeTaskComplete']`. */
+  autoCheckpoint: string[];
 }
 
 export type PersistenceOptionsInput = Partial<PersistenceOptions>;
@@ -25,12 +27,15 @@ export const PERSISTENCE_DEFAULTS: PersistenceOptions = {
   logFlushBytes: 256 * 1024,
   logMaxBytes: 256 * 1024 * 1024,
   stateMaxBytes: 1024 * 1024,
+  autoCheckpoint: [],
 };
 
 export const PERSISTENCE_ENV_VARS: Record<string, string> = {
   OPENCODE_LOG_FSYNC: `log durability: off, batch or always (default ${PERSISTENCE_DEFAULTS.logFsync})`,
   OPENCODE_LOG_FLUSH_INTERVAL: `longest a log entry waits before being written (duration, default ${PERSISTENCE_DEFAULTS.logFlushIntervalMs}ms)`,
   OPENCODE_LOG_MAX_BYTES: `per-task log size cap in bytes (default ${PERSISTENCE_DEFAULTS.logMaxBytes})`,
+  OPENCODE_AUTO_CHECKPOINT:
+    'comma-separated hook events before which a checkpoint is taken, e.g. beforeTaskComplete (default none)',
   OPENCODE_STATE_MAX_BYTES: `largest task state document in bytes of JSON (default ${PERSISTENCE_DEFAULTS.stateMaxBytes})`,
 };
 
@@ -62,7 +67,21 @@ export function persistenceOptionsFromEnv(
   const interval = get('OPENCODE_LOG_FLUSH_INTERVAL');
   const logMax = get('OPENCODE_LOG_MAX_BYTES');
   const stateMax = get('OPENCODE_STATE_MAX_BYTES');
+  const auto = get('OPENCODE_AUTO_CHECKPOINT');
+  const autoCheckpoint = auto
+    ?.split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+  for (const event of autoCheckpoint ?? []) {
+    if (!/^(before|after)Task[A-Z][a-zA-Z]+$/.test(event)) {
+      throw new ValidationError(
+        'OPENCODE_AUTO_CHECKPOINT',
+        `'${event}' is not a hook event such as beforeTaskComplete`,
+      );
+    }
+  }
   return {
+    autoCheckpoint,
     logFsync: fsync as PersistenceOptions['logFsync'] | undefined,
     logFlushIntervalMs: interval
       ? parseDuration(interval, 'OPENCODE_LOG_FLUSH_INTERVAL')

@@ -1,0 +1,43 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { NotFoundError } from '../../domain/errors';
+import {
+  executionQuerySchema,
+  executionRecordSchema,
+  type ExecutionQueryInput,
+  type ExecutionRecord,
+  type ExecutionRecordInput,
+} from '../../domain/execution';
+import { parseOrThrow } from '../../domain/validation';
+import {
+  EXECUTION_STORE,
+  type ExecutionPage,
+  type ExecutionStore,
+} from '../../ports/execution-store.port';
+import { TaskLookup } from './task-lookup';
+
+/** The executions journal: what was run in a task, by whom, and how it ended. */
+@Injectable()
+export class ExecutionsService {
+  constructor(
+    @Inject(EXECUTION_STORE) private readonly store: ExecutionStore,
+    private readonly lookup: TaskLookup,
+  ) {}
+
+  async record(input: ExecutionRecordInput): Promise<ExecutionRecord> {
+    const rec = parseOrThrow(executionRecordSchema, input, 'execution');
+    await this.lookup.get(rec.taskId);
+    return this.store.record(rec as ExecutionRecord);
+  }
+
+  async get(id: string): Promise<ExecutionRecord> {
+    const rec = await this.store.get(id);
+    if (!rec) throw new NotFoundError('execution', id);
+    return rec;
+  }
+
+  async list(query: ExecutionQueryInput): Promise<ExecutionPage> {
+    const q = parseOrThrow(executionQuerySchema, query);
+    await this.lookup.get(q.taskId);
+    return this.store.list(q);
+  }
+}
