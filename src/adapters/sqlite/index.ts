@@ -1,17 +1,17 @@
 import type { PersistenceAdapters } from '../../ports/persistence-adapters.port';
-import { openSqliteDataSource, rawSqlite, type SqliteOptions } from './sqlite-data-source';
+import { openSqlite } from './open-sqlite';
+import type { SqliteOptions } from './sqlite-data-source';
 import { SqliteLockStore } from './sqlite-lock.store';
 import { SqliteTaskRepository } from './sqlite-task.repository';
 import { openTaskMemory, type TaskMemoryOptions } from './task-memory';
 
-export { SqliteTaskRepository, SqliteLockStore, openSqliteDataSource, rawSqlite };
+export { SqliteTaskRepository, SqliteLockStore, openSqlite };
 
-/** The embedded default: one SQLite file (WAL) opened through TypeORM, migrated at start-up. */
+/** The embedded default: one SQLite file (WAL), migrated by TypeORM at start-up when needed. */
 export async function createSqliteAdapters(
   opts: SqliteOptions & TaskMemoryOptions,
 ): Promise<PersistenceAdapters> {
-  const ds = await openSqliteDataSource(opts);
-  const db = rawSqlite(ds);
+  const { db, close } = await openSqlite(opts);
   const memory = openTaskMemory(db, opts);
   return {
     description: `sqlite:${opts.path}`,
@@ -20,7 +20,7 @@ export async function createSqliteAdapters(
     ...memory,
     close: async () => {
       await memory.logs.close().catch(() => undefined);
-      if (ds.isInitialized) await ds.destroy();
+      await close();
     },
   };
 }
