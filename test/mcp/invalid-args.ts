@@ -48,4 +48,33 @@ export const INVALID_ARGS: Record<string, { args: Record<string, unknown>; field
     { args: { taskId: 'tsk_x', agentId: '' }, field: 'agentId' },
   ],
   list_locks: [{ args: { agentId: 3 }, field: 'agentId' }],
+  checkpoint_task: [
+    { args: { taskId: 'tsk_x' }, field: 'description' },
+    { args: { taskId: 'tsk_x', description: 'x'.repeat(1001) }, field: 'description' },
+  ],
+  list_checkpoints: [{ args: {}, field: 'taskId' }],
+  restore_checkpoint: [
+    { args: { taskId: 'tsk_x' }, field: 'checkpointId' },
+    { args: { taskId: 'tsk_x', checkpointId: '' }, field: 'checkpointId' },
+  ],
+  fork_task: [
+    { args: { checkpointId: 'chk_x' }, field: 'taskId' },
+    { args: { taskId: 'tsk_x', checkpointId: 'chk_x', name: '' }, field: 'name' },
+  ],
+  read_task_logs: [
+    { args: { taskId: 'tsk_x', level: 'fatal' }, field: 'level' },
+    { args: { taskId: 'tsk_x', tail: 0 }, field: 'tail' },
+  ],
+  record_decision: [
+    { args: { taskId: 'tsk_x', agentId: 'a' }, field: 'decision' },
+    { args: { taskId: 'tsk_x', decision: 'd' }, field: 'agentId' },
+  ],
+  list_decisions: [
+    { args: { taskId: 'tsk_x', order: 'up' }, field: 'order' },
+    { args: { taskId: 'tsk_x', since: 'monday' }, field: 'since' },
+  ],
+  list_executions: [
+    { args: { taskId: 'tsk_x', failedOnly: 'yes' }, field: 'failedOnly' },
+    { args: { taskId: 'tsk_x', limit: 5000 }, field: 'limit' },
+  ],
 };
