@@ -88,8 +88,8 @@ export class RestoreCheckpointCommand extends CheckpointCommand {
       r,
       () =>
         `task ${r.task.id} restored to checkpoint ${r.checkpoint.id} (${r.checkpoint.description}); ` +
-        `rewound ${r.rewound.decisions} decision(s), ${r.rewound.executions} execution(s), ` +
-        `${r.rewound.logTo - r.rewound.logFrom} log position(s); status ${r.task.status}`,
+        `marked rewound: ${r.rewound.decisions} decision(s), ${r.rewound.executions} execution(s), ` +
+        `the log from position ${r.rewound.logFrom} to ${r.rewound.logTo}; status ${r.task.status}`,
     );
   }
   @Option({ flags: '--checkpoint <id>', description: 'the checkpoint to restore' })
