@@ -1,18 +1,23 @@
 import { Module, type DynamicModule, type ModuleMetadata, type Provider } from '@nestjs/common';
 import { EventEmitterModule } from '@nestjs/event-emitter';
 import { openConfiguredPersistence } from './adapters/persistence-factory';
+import { openConfiguredSandboxRuntime } from './adapters/sandbox-factory';
 import { OPENCODE_OPTIONS, resolveOptions, type OpenCodeToolsOptionsInput } from './config/options';
 import { CoreModule } from './modules/core/core.module';
+import { DockerModule } from './modules/docker/docker.module';
 import { HistoryModule } from './modules/history/history.module';
 import { HooksModule } from './modules/hooks/hooks.module';
 import { LocksModule } from './modules/locks/locks.module';
 import { PersistenceModule } from './modules/persistence/persistence.module';
 import { TasksModule } from './modules/tasks/tasks.module';
 import type { PersistenceAdaptersFactory } from './ports/persistence-adapters.port';
+import type { SandboxRuntimeFactory } from './ports/sandbox-runtime.port';
 
 export interface OpenCodeToolsModuleExtras {
   /** Replace the storage family chosen from `database` (e.g. your own adapters, or fakes in tests). */
   adapters?: PersistenceAdaptersFactory;
+  /** Replace the sandbox runtime chosen from `sandbox.runtime` (e.g. the memory fake in tests). */
+  sandboxRuntime?: SandboxRuntimeFactory;
   /** Set false when the host app already calls `EventEmitterModule.forRoot()`. Default true. */
   eventEmitter?: boolean;
 }
@@ -67,9 +72,10 @@ export class OpenCodeToolsModule {
         TasksModule,
         HistoryModule,
         LocksModule,
+        DockerModule.forRoot(extras.sandboxRuntime ?? openConfiguredSandboxRuntime),
       ],
       providers: [],
-      exports: [TasksModule, HooksModule, HistoryModule, LocksModule],
+      exports: [TasksModule, HooksModule, HistoryModule, LocksModule, DockerModule],
     };
   }
 }

@@ -8,6 +8,7 @@ import {
   type OpenCodeToolsOptions,
   resolveOptions,
 } from './options';
+import { SANDBOX_ENV_VARS, sandboxOptionsFromEnv } from './sandbox-options';
 
 /** Every environment variable the tool reads, with its meaning; `--help` and the README list these. */
 export const ENV_VARS: Record<string, string> = {
@@ -24,6 +25,7 @@ export const ENV_VARS: Record<string, string> = {
   OPENCODE_MCP_PORT: `HTTP port for serve (default ${DEFAULTS.mcpPort})`,
   OPENCODE_MCP_TOKEN: 'bearer token required by serve (mandatory when binding beyond loopback)',
   ...PERSISTENCE_ENV_VARS,
+  ...SANDBOX_ENV_VARS,
 };
 
 function parseDatabaseUrl(raw: string, home: string): DatabaseOptions {
@@ -79,5 +81,6 @@ export function loadConfigFromEnv(env: NodeJS.ProcessEnv = process.env): OpenCod
       token: get('OPENCODE_MCP_TOKEN'),
     },
     persistence: persistenceOptionsFromEnv(get),
+    sandbox: sandboxOptionsFromEnv(get),
   });
 }

@@ -4,6 +4,11 @@ import {
   type PersistenceOptions,
   type PersistenceOptionsInput,
 } from './persistence-options';
+import {
+  resolveSandboxOptions,
+  type SandboxOptions,
+  type SandboxOptionsInput,
+} from './sandbox-options';
 
 export const OPENCODE_OPTIONS = Symbol('opencode-tools:Options');
 
@@ -28,13 +33,16 @@ export interface OpenCodeToolsOptions {
   mcp: { host: string; port: number; token?: string };
   /** Task memory: log group commit and fsync policy, log and state size caps. */
   persistence: PersistenceOptions;
+  /** Docker module: sandbox defaults, operator maximums, exec and reconcile settings. */
+  sandbox: SandboxOptions;
 }
 
 export type OpenCodeToolsOptionsInput = Partial<
-  Omit<OpenCodeToolsOptions, 'mcp' | 'persistence'>
+  Omit<OpenCodeToolsOptions, 'mcp' | 'sandbox' | 'persistence'>
 > & {
   persistence?: PersistenceOptionsInput;
   mcp?: Partial<OpenCodeToolsOptions['mcp']>;
+  sandbox?: SandboxOptionsInput;
 };
 
 export const DEFAULTS = {
@@ -63,5 +71,6 @@ export function resolveOptions(input: OpenCodeToolsOptionsInput = {}): OpenCodeT
       token: input.mcp?.token,
     },
     persistence: resolvePersistenceOptions(input.persistence),
+    sandbox: resolveSandboxOptions(input.sandbox),
   };
 }

@@ -45,6 +45,18 @@ export const sandboxSpecSchema = z
       )
       .optional(),
     workdir: z.string().startsWith('/', 'must be an absolute path').optional(),
+    mounts: z
+      .array(
+        z
+          .object({
+            source: z.string().startsWith('/', 'must be an absolute host path'),
+            target: z.string().startsWith('/', 'must be an absolute path in the sandbox'),
+            readOnly: z.boolean().optional(),
+          })
+          .strict(),
+      )
+      .max(16, 'at most 16 host mounts')
+      .optional(),
   })
   .strict();
 

@@ -28,6 +28,8 @@ export interface SandboxSpec {
   network?: NetworkPolicy;
   env?: Record<string, string>;
   workdir?: string;
+  /** Host directories to mount; each must lie in the operator's allow-list. Read-only by default. */
+  mounts?: { source: string; target: string; readOnly?: boolean }[];
 }
 
 export interface Task {

@@ -8,6 +8,10 @@ import { TasksModule } from '../tasks/tasks.module';
 import { CHECKPOINT_COMMANDS } from './commands/checkpoint.commands';
 import { CleanupTaskCommand } from './commands/cleanup-task.command';
 import { CreateTaskCommand } from './commands/create-task.command';
+import { ExecCommand } from './commands/exec.command';
+import { PullProgressListener } from './commands/pull-progress.listener';
+import { ReconcileCommand } from './commands/reconcile.command';
+import { SandboxStatusCommand } from './commands/sandbox-status.command';
 import { HISTORY_COMMANDS } from './commands/history.commands';
 import {
   CancelTaskCommand,
@@ -35,11 +39,14 @@ export const CLI_COMMANDS = [
   ...LOCK_COMMANDS,
   McpStdioCommand,
   McpServeCommand,
+  ExecCommand,
+  ReconcileCommand,
+  SandboxStatusCommand,
 ];
 
 /** nest-commander command providers; composed with `OpenCodeToolsModule` by `src/cli.ts`. */
 @Module({
   imports: [TasksModule, HistoryModule, McpModule, LocksModule],
-  providers: [...CLI_COMMANDS],
+  providers: [...CLI_COMMANDS, PullProgressListener],
 })
 export class CliModule {}

@@ -1,4 +1,4 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, Optional } from '@nestjs/common';
 import { ValidationError, NotFoundError, DomainError } from '../../domain/errors';
 import { newId } from '../../domain/ids';
 import {
@@ -27,6 +27,7 @@ import {
   type TaskRepository,
   type TaskStats,
 } from '../../ports/task-repository.port';
+import { TASK_SANDBOX, type TaskSandboxLifecycle } from '../../ports/task-sandbox.port';
 import { HooksService } from '../hooks/hooks.service';
 import type { AfterHookEvent, BeforeHookEvent } from '../hooks/hook.types';
 import { AgentAttachmentService } from '../locks/agent-attachment.service';
@@ -75,6 +76,8 @@ export class TasksService {
     @Inject(CLOCK) private readonly clock: Clock,
     private readonly hooks: HooksService,
     private readonly attachments: AgentAttachmentService,
+    /** Sandbox seam (Docker module); absent = tasks get no sandboxes. */
+    @Optional() @Inject(TASK_SANDBOX) private readonly sandbox?: TaskSandboxLifecycle,
   ) {}
 
   private now(): string {
@@ -102,7 +105,14 @@ export class TasksService {
       transition: { from: null, to: 'pending' },
       input: { ...data },
     });
-    await this.repo.insert(task);
+    // The sandbox comes up before the record is stored: a bad spec or image creates nothing.
+    if (task.sandbox && this.sandbox) await this.sandbox.provision(task);
+    try {
+      await this.repo.insert(task);
+    } catch (err) {
+      if (task.sandbox && this.sandbox) await this.sandbox.release(task.id);
+      throw err;
+    }
     await this.hooks.runAfter('afterTaskCreate', {
       task,
       transition: { from: null, to: 'pending' },
@@ -232,6 +242,7 @@ export class TasksService {
       input: { force: !!input.force },
     };
     await this.hooks.runBefore('beforeTaskDelete', ctx);
+    if (this.sandbox) await this.sandbox.teardown(task, { force: !!input.force });
     await this.repo.delete(task.id, task.version);
     await this.hooks.runAfter('afterTaskDelete', ctx);
     return task;

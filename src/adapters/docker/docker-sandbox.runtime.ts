@@ -1,0 +1,300 @@
+import type Docker from 'dockerode';
+import { ConflictError, NotFoundError } from '../../domain/errors';
+import {
+  SANDBOX_LABELS,
+  type ExecOutputListener,
+  type ExecRequest,
+  type ExecResult,
+  type PullProgressListener,
+  type SandboxConfig,
+  type SandboxInfo,
+  type SandboxResource,
+  type SandboxRuntime,
+  type SandboxState,
+  type SandboxStats,
+} from '../../ports/sandbox-runtime.port';
+import { containerCreateOptions } from './container-spec';
+import { docker, engineAddress, isNotFound, mapDockerError } from './docker-errors';
+import { runExec } from './docker-exec';
+import { readFileFromContainer, writeFileToContainer } from './docker-files';
+import { managedFilter, names } from './docker-names';
+import { toSandboxStats } from './docker-stats';
+import { ImageManager } from './image-manager';
+import { NetworkManager } from './network-manager';
+import { VolumeManager } from './volume-manager';
+
+const ZERO_TIME = '0001-01-01T00:00:00Z';
+const time = (t?: string) => (t && t !== ZERO_TIME ? t : undefined);
+
+/** The Docker engine behind the `SandboxRuntime` port (dockerode). */
+export class DockerSandboxRuntime implements SandboxRuntime {
+  readonly description: string;
+  readonly images: ImageManager;
+  readonly networks: NetworkManager;
+  readonly volumes: VolumeManager;
+
+  constructor(readonly client: Docker) {
+    this.description = `docker (${engineAddress()})`;
+    this.images = new ImageManager(client);
+    this.networks = new NetworkManager(client);
+    this.volumes = new VolumeManager(client);
+  }
+
+  async ping(): Promise<{ engineId: string; version: string }> {
+    const info = (await docker(() => this.client.info())) as { ID: string; ServerVersion: string };
+    return { engineId: info.ID, version: info.ServerVersion };
+  }
+
+  ensureImage(image: string, pull: 'missing' | 'never', onProgress?: PullProgressListener) {
+    return this.images.ensure(image, pull, onProgress);
+  }
+
+  async create(config: SandboxConfig, onProgress?: PullProgressListener): Promise<SandboxInfo> {
+    if (await this.inspect(config.taskId)) {
+      throw new ConflictError(`task ${config.taskId} already has a sandbox`, {
+        taskId: config.taskId,
+      });
+    }
+    // Image first: a bad image leaves nothing behind.
+    await this.images.ensure(config.image, config.pull, onProgress);
+    const volume = await this.volumes.ensureWorkspace(config.taskId, config.labels);
+    try {
+      const net = await this.networks.ensure(config.taskId, config.network, config.labels);
+      const opts = containerCreateOptions(
+        config,
+        net.mode,
+        this.volumes.mounts(volume, config.mounts),
+      );
+      await docker(() => this.client.createContainer(opts));
+    } catch (err) {
+      // Leave nothing half-made; a re-created container of a live task keeps its volume, though.
+      await this.networks.remove(config.taskId).catch(() => undefined);
+      throw mapDockerError(err);
+    }
+    return (await this.inspect(config.taskId))!;
+  }
+
+  private container(taskId: string): Docker.Container {
+    return this.client.getContainer(names.container(taskId));
+  }
+
+  private async mustInspect(taskId: string): Promise<SandboxInfo> {
+    const info = await this.inspect(taskId);
+    if (!info) throw new NotFoundError('sandbox', taskId);
+    return info;
+  }
+
+  async start(taskId: string): Promise<SandboxInfo> {
+    const info = await this.mustInspect(taskId);
+    if (info.state === 'paused') await this.unpause(taskId);
+    else if (info.state !== 'running')
+      await this.ignore304(() => this.container(taskId).start(), taskId);
+    return this.mustInspect(taskId);
+  }
+
+  async stop(taskId: string, graceMs: number): Promise<SandboxInfo> {
+    const info = await this.mustInspect(taskId);
+    if (info.state === 'paused') await this.unpause(taskId);
+    if (info.state !== 'exited' && info.state !== 'created' && info.state !== 'dead') {
+      await this.ignore304(
+        () => this.container(taskId).stop({ t: Math.max(0, Math.ceil(graceMs / 1000)) }),
+        taskId,
+      );
+    }
+    return this.mustInspect(taskId);
+  }
+
+  async pause(taskId: string): Promise<SandboxInfo> {
+    const info = await this.mustInspect(taskId);
+    if (info.state === 'paused') return info;
+    if (info.state !== 'running') {
+      throw new ConflictError(
+        `sandbox of task ${taskId} is ${info.state}; only a running one can be paused`,
+      );
+    }
+    await docker(() => this.container(taskId).pause(), { kind: 'sandbox', id: taskId });
+    return this.mustInspect(taskId);
+  }
+
+  async unpause(taskId: string): Promise<SandboxInfo> {
+    const info = await this.mustInspect(taskId);
+    if (info.state !== 'paused') return info;
+    await docker(() => this.container(taskId).unpause(), { kind: 'sandbox', id: taskId });
+    return this.mustInspect(taskId);
+  }
+
+  async remove(taskId: string, opts: { keepVolume?: boolean } = {}): Promise<SandboxResource[]> {
+    const removed: SandboxResource[] = [];
+    try {
+      await this.container(taskId).remove({ force: true, v: false });
+      removed.push({ kind: 'container', name: names.container(taskId), taskId });
+    } catch (err) {
+      if (!isNotFound(err)) throw mapDockerError(err);
+    }
+    if (await this.networks.remove(taskId)) {
+      removed.push({ kind: 'network', name: names.network(taskId), taskId });
+    }
+    if (!opts.keepVolume && (await this.volumes.remove(taskId))) {
+      removed.push({ kind: 'volume', name: names.volume(taskId), taskId });
+    }
+    return removed;
+  }
+
+  async inspect(taskId: string): Promise<SandboxInfo | null> {
+    try {
+      return this.toInfo(await this.container(taskId).inspect());
+    } catch (err) {
+      if (isNotFound(err)) return null;
+      throw mapDockerError(err);
+    }
+  }
+
+  async list(): Promise<SandboxInfo[]> {
+    const all = await docker(() =>
+      this.client.listContainers({ all: true, filters: managedFilter() }),
+    );
+    const infos = await Promise.all(
+      all.map((c) =>
+        this.client
+          .getContainer(c.Id)
+          .inspect()
+          .then((i) => this.toInfo(i))
+          .catch(() => null),
+      ),
+    );
+    return infos.filter((i): i is SandboxInfo => i !== null);
+  }
+
+  async listResources(): Promise<SandboxResource[]> {
+    const [containers, nets, vols] = await Promise.all([
+      docker(() => this.client.listContainers({ all: true, filters: managedFilter() })),
+      this.networks.listManaged(),
+      this.volumes.listManaged(),
+    ]);
+    return [
+      ...containers.map((c) => ({
+        kind: 'container' as const,
+        name: (c.Names?.[0] ?? c.Id).replace(/^\//, ''),
+        taskId: c.Labels?.[SANDBOX_LABELS.taskId] ?? '',
+        instanceId: c.Labels?.[SANDBOX_LABELS.instanceId],
+        createdAt: new Date(c.Created * 1000).toISOString(),
+      })),
+      ...nets.map((n) => ({
+        kind: 'network' as const,
+        name: n.name,
+        taskId: n.taskId,
+        instanceId: n.labels[SANDBOX_LABELS.instanceId],
+        createdAt: n.createdAt,
+      })),
+      ...vols.map((v) => ({
+        kind: 'volume' as const,
+        name: v.name,
+        taskId: v.taskId,
+        instanceId: v.labels[SANDBOX_LABELS.instanceId],
+        createdAt: v.createdAt,
+      })),
+    ];
+  }
+
+  async exec(taskId: string, req: ExecRequest, onOutput?: ExecOutputListener): Promise<ExecResult> {
+    const info = await this.mustInspect(taskId);
+    if (info.state !== 'running') {
+      throw new ConflictError(
+        `sandbox of task ${taskId} is ${info.state}, not running; resume the task first`,
+        { taskId, state: info.state },
+      );
+    }
+    const container = this.container(taskId);
+    const since = Date.now();
+    const { result, needsRestart } = await runExec(this.client, container, req, onOutput);
+    if (needsRestart) {
+      // The in-container kill could not run (no shell, or no pid left): killing PID 1 takes every
+      // process with it; the workspace volume is kept.
+      await docker(() => container.kill({ signal: 'SIGKILL' })).catch(() => undefined);
+      await docker(() => container.start()).catch(() => undefined);
+    }
+    if (result.exitCode === 137 && !result.timedOut) {
+      result.oomKilled = await this.oomSince(info.containerId, since);
+    }
+    return result;
+  }
+
+  /** Whether the engine saw an OOM kill in this container since `sinceMs`. */
+  private async oomSince(containerId: string, sinceMs: number): Promise<boolean> {
+    try {
+      const stream = (await this.client.getEvents({
+        since: Math.floor(sinceMs / 1000) - 1,
+        until: Math.ceil(Date.now() / 1000) + 1,
+        filters: { container: [containerId], event: ['oom'] },
+      })) as NodeJS.ReadableStream;
+      let text = '';
+      for await (const c of stream) text += c.toString();
+      return text.includes('"oom"');
+    } catch {
+      return false;
+    }
+  }
+
+  async readFile(taskId: string, path: string, maxBytes: number): Promise<Buffer> {
+    await this.mustInspect(taskId);
+    return readFileFromContainer(this.container(taskId), path, maxBytes);
+  }
+
+  async writeFile(
+    taskId: string,
+    path: string,
+    content: Buffer,
+    opts: { mode?: number } = {},
+  ): Promise<void> {
+    await this.mustInspect(taskId);
+    await writeFileToContainer(this.container(taskId), path, content, opts.mode);
+  }
+
+  async stats(taskId: string): Promise<SandboxStats> {
+    const raw = await docker(() => this.container(taskId).stats({ stream: false }), {
+      kind: 'sandbox',
+      id: taskId,
+    });
+    return toSandboxStats(taskId, raw);
+  }
+
+  async close(): Promise<void> {
+    // dockerode keeps no connection open between calls.
+  }
+
+  private async ignore304(fn: () => Promise<unknown>, taskId: string): Promise<void> {
+    try {
+      await fn();
+    } catch (err) {
+      if ((err as { statusCode?: number }).statusCode === 304) return;
+      throw mapDockerError(err, { kind: 'sandbox', id: taskId });
+    }
+  }
+
+  private toInfo(i: Docker.ContainerInspectInfo): SandboxInfo {
+    const labels = i.Config.Labels ?? {};
+    const taskId = labels[SANDBOX_LABELS.taskId] ?? '';
+    const mode = i.HostConfig.NetworkMode ?? 'none';
+    const running = i.State.Running;
+    return {
+      taskId,
+      containerId: i.Id,
+      name: i.Name.replace(/^\//, ''),
+      image: i.Config.Image,
+      state: i.State.Status as SandboxState,
+      oomKilled: !!i.State.OOMKilled,
+      exitCode: running ? null : i.State.ExitCode,
+      createdAt: i.Created,
+      startedAt: time(i.State.StartedAt),
+      finishedAt: running ? undefined : time(i.State.FinishedAt),
+      labels,
+      network: mode.startsWith('oct-net-') ? mode : undefined,
+      volume: names.volume(taskId),
+      limits: {
+        cpus: (i.HostConfig.NanoCpus ?? 0) / 1e9,
+        memoryMb: Math.round((i.HostConfig.Memory ?? 0) / 1024 / 1024),
+        pids: i.HostConfig.PidsLimit ?? 0,
+      },
+    };
+  }
+}

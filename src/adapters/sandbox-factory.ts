@@ -1,0 +1,16 @@
+import type { OpenCodeToolsOptions } from '../config/options';
+import type { SandboxRuntimeFactory } from '../ports/sandbox-runtime.port';
+
+/**
+ * Picks the sandbox runtime from configuration. dockerode is loaded with `import()` on first use,
+ * so CLI commands that never touch a sandbox do not pay for it.
+ */
+export const openConfiguredSandboxRuntime: SandboxRuntimeFactory = async (
+  options: OpenCodeToolsOptions,
+) => {
+  if (options.sandbox.runtime === 'memory') {
+    const { MemorySandboxRuntime } = await import('./memory/memory-sandbox.runtime');
+    return new MemorySandboxRuntime({ allImages: true });
+  }
+  return (await import('./docker')).createDockerSandboxRuntime();
+};

@@ -1,0 +1,229 @@
+import { isAbsolute, resolve } from 'node:path';
+import { ValidationError } from '../domain/errors';
+import { parseDuration } from '../domain/duration';
+import { NETWORK_POLICIES, type NetworkPolicy } from '../domain/task';
+
+/** Operator settings of the Docker module: defaults, maximums and policies. */
+export interface SandboxOptions {
+  /** `docker` (default) or `memory` (an in-process fake: tests, demos, machines without Docker). */
+  runtime: 'docker' | 'memory';
+  /** Limits a task gets when it names none. */
+  defaults: { cpus: number; memoryMb: number; pids: number };
+  /** Largest limits a task may ask for. */
+  max: { cpus: number; memoryMb: number; pids: number };
+  /** Network policies tasks may ask for (`none` is always allowed and the default). */
+  allowedNetworks: NetworkPolicy[];
+  /** Host directories tasks may mount (read-only unless asked otherwise); empty = no host mounts. */
+  mountAllowList: string[];
+  pull: 'missing' | 'never';
+  execTimeoutMs: number;
+  execTimeoutMaxMs: number;
+  /** Per stream, per exec. */
+  outputCapBytes: number;
+  /** Largest file read or written through file operations. */
+  fileMaxBytes: number;
+  /** SIGTERM → SIGKILL grace when a sandbox is stopped. */
+  stopGraceMs: number;
+  logMaxSize: string;
+  logMaxFiles: number;
+  /** What the reconciler does with a live task whose container vanished. */
+  onVanished: 'fail' | 'recreate';
+  /** Labelled resources younger than this are never reaped as orphans (creation in flight). */
+  orphanGraceMs: number;
+  /** Reconcile and stats-sampling period of long-running processes (serve, mcp). */
+  reconcileIntervalMs: number;
+  monitorIntervalMs: number;
+  /** Memory alert threshold, percent of the limit. */
+  memoryAlertPercent: number;
+}
+
+export const SANDBOX_DEFAULTS: Omit<SandboxOptions, 'mountAllowList'> = {
+  runtime: 'docker',
+  defaults: { cpus: 1, memoryMb: 512, pids: 256 },
+  max: { cpus: 2, memoryMb: 4096, pids: 4096 },
+  allowedNetworks: [...NETWORK_POLICIES],
+  pull: 'missing',
+  execTimeoutMs: 60_000,
+  execTimeoutMaxMs: 30 * 60_000,
+  outputCapBytes: 1024 * 1024,
+  fileMaxBytes: 8 * 1024 * 1024,
+  stopGraceMs: 10_000,
+  logMaxSize: '10m',
+  logMaxFiles: 3,
+  onVanished: 'fail',
+  orphanGraceMs: 60_000,
+  reconcileIntervalMs: 5 * 60_000,
+  monitorIntervalMs: 15_000,
+  memoryAlertPercent: 90,
+};
+
+export type SandboxOptionsInput = Partial<Omit<SandboxOptions, 'defaults' | 'max'>> & {
+  defaults?: Partial<SandboxOptions['defaults']>;
+  max?: Partial<SandboxOptions['max']>;
+};
+
+export function resolveSandboxOptions(input: SandboxOptionsInput = {}): SandboxOptions {
+  const d = SANDBOX_DEFAULTS;
+  return {
+    ...d,
+    ...input,
+    defaults: { ...d.defaults, ...input.defaults },
+    max: { ...d.max, ...input.max },
+    allowedNetworks: input.allowedNetworks ?? [...d.allowedNetworks],
+    mountAllowList: (input.mountAllowList ?? []).map((p) => resolve(p)),
+  };
+}
+
+const D = SANDBOX_DEFAULTS;
+export const SANDBOX_ENV_VARS: Record<string, string> = {
+  OPENCODE_SANDBOX_RUNTIME: 'docker (default) or memory (in-process fake, no containers)',
+  OPENCODE_SANDBOX_CPUS: `default CPUs per sandbox (default ${D.defaults.cpus})`,
+  OPENCODE_SANDBOX_MEMORY: `default memory per sandbox, MiB (default ${D.defaults.memoryMb}; swap = memory)`,
+  OPENCODE_SANDBOX_PIDS: `default process limit per sandbox (default ${D.defaults.pids})`,
+  OPENCODE_SANDBOX_MAX_CPUS: `largest CPUs a task may ask for (default ${D.max.cpus})`,
+  OPENCODE_SANDBOX_MAX_MEMORY: `largest memory a task may ask for, MiB (default ${D.max.memoryMb})`,
+  OPENCODE_SANDBOX_MAX_PIDS: `largest process limit a task may ask for (default ${D.max.pids})`,
+  OPENCODE_SANDBOX_NETWORKS: `network policies tasks may use, comma-separated (default ${D.allowedNetworks.join(',')})`,
+  OPENCODE_SANDBOX_MOUNTS:
+    'host directories tasks may mount, colon-separated absolute paths (default none)',
+  OPENCODE_SANDBOX_PULL: `missing (pull absent images, default) or never`,
+  OPENCODE_EXEC_TIMEOUT: `default exec timeout (duration, default ${D.execTimeoutMs / 1000}s)`,
+  OPENCODE_EXEC_TIMEOUT_MAX: `largest exec timeout a caller may ask for (default ${D.execTimeoutMaxMs / 60_000}m)`,
+  OPENCODE_EXEC_OUTPUT_CAP: `bytes kept per output stream per exec, head + tail (default ${D.outputCapBytes})`,
+  OPENCODE_SANDBOX_FILE_MAX: `largest file read or written in a sandbox, bytes (default ${D.fileMaxBytes})`,
+  OPENCODE_SANDBOX_STOP_GRACE: `SIGTERM-to-SIGKILL grace when stopping (duration, default ${D.stopGraceMs / 1000}s)`,
+  OPENCODE_SANDBOX_ON_VANISHED: `fail (default) or recreate: what the reconciler does when a live task's container is gone`,
+  OPENCODE_SANDBOX_ORPHAN_GRACE: `never reap labelled resources younger than this (duration, default ${D.orphanGraceMs / 1000}s)`,
+  OPENCODE_SANDBOX_RECONCILE_INTERVAL: `reconcile period in serve/mcp (duration, default ${D.reconcileIntervalMs / 60_000}m; 0 = only at start-up)`,
+  OPENCODE_SANDBOX_MONITOR_INTERVAL: `stats sampling period in serve/mcp (duration, default ${D.monitorIntervalMs / 1000}s; 0 = off)`,
+};
+
+function num(name: string, raw: string, min: number, int: boolean): number {
+  const n = Number(raw);
+  if (!Number.isFinite(n) || n < min || (int && !Number.isInteger(n))) {
+    throw new ValidationError(
+      name,
+      `'${raw}' is not ${int ? 'a whole number' : 'a number'} >= ${min}`,
+    );
+  }
+  return n;
+}
+
+function oneOf<T extends string>(name: string, raw: string, allowed: readonly T[]): T {
+  if (!(allowed as readonly string[]).includes(raw)) {
+    throw new ValidationError(name, `'${raw}' is not one of: ${allowed.join(', ')}`);
+  }
+  return raw as T;
+}
+
+/** Reads the OPENCODE_SANDBOX_* / OPENCODE_EXEC_* variables; a bad value names its variable. */
+export function sandboxOptionsFromEnv(
+  get: (name: string) => string | undefined,
+): SandboxOptionsInput {
+  const out: SandboxOptionsInput = { defaults: {}, max: {} };
+  const v = (k: string, f: (raw: string) => void) => {
+    const raw = get(k);
+    if (raw !== undefined) f(raw.trim());
+  };
+  const dur = (k: string) => (raw: string) => parseDuration(raw, k);
+  v(
+    'OPENCODE_SANDBOX_RUNTIME',
+    (r) => (out.runtime = oneOf('OPENCODE_SANDBOX_RUNTIME', r, ['docker', 'memory'] as const)),
+  );
+  v(
+    'OPENCODE_SANDBOX_CPUS',
+    (r) => (out.defaults!.cpus = num('OPENCODE_SANDBOX_CPUS', r, 0.01, false)),
+  );
+  v(
+    'OPENCODE_SANDBOX_MEMORY',
+    (r) => (out.defaults!.memoryMb = num('OPENCODE_SANDBOX_MEMORY', r, 6, true)),
+  );
+  v(
+    'OPENCODE_SANDBOX_PIDS',
+    (r) => (out.defaults!.pids = num('OPENCODE_SANDBOX_PIDS', r, 8, true)),
+  );
+  v(
+    'OPENCODE_SANDBOX_MAX_CPUS',
+    (r) => (out.max!.cpus = num('OPENCODE_SANDBOX_MAX_CPUS', r, 0.01, false)),
+  );
+  v(
+    'OPENCODE_SANDBOX_MAX_MEMORY',
+    (r) => (out.max!.memoryMb = num('OPENCODE_SANDBOX_MAX_MEMORY', r, 6, true)),
+  );
+  v(
+    'OPENCODE_SANDBOX_MAX_PIDS',
+    (r) => (out.max!.pids = num('OPENCODE_SANDBOX_MAX_PIDS', r, 8, true)),
+  );
+  v('OPENCODE_SANDBOX_NETWORKS', (r) => {
+    out.allowedNetworks = r
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean)
+      .map((s) => oneOf('OPENCODE_SANDBOX_NETWORKS', s, NETWORK_POLICIES));
+  });
+  v('OPENCODE_SANDBOX_MOUNTS', (r) => {
+    out.mountAllowList = r.split(':').filter(Boolean);
+    for (const p of out.mountAllowList) {
+      if (!isAbsolute(p))
+        throw new ValidationError('OPENCODE_SANDBOX_MOUNTS', `'${p}' is not an absolute path`);
+    }
+  });
+  v(
+    'OPENCODE_SANDBOX_PULL',
+    (r) => (out.pull = oneOf('OPENCODE_SANDBOX_PULL', r, ['missing', 'never'] as const)),
+  );
+  v('OPENCODE_EXEC_TIMEOUT', (r) => (out.execTimeoutMs = dur('OPENCODE_EXEC_TIMEOUT')(r)));
+  v(
+    'OPENCODE_EXEC_TIMEOUT_MAX',
+    (r) => (out.execTimeoutMaxMs = dur('OPENCODE_EXEC_TIMEOUT_MAX')(r)),
+  );
+  v(
+    'OPENCODE_EXEC_OUTPUT_CAP',
+    (r) => (out.outputCapBytes = num('OPENCODE_EXEC_OUTPUT_CAP', r, 1024, true)),
+  );
+  v(
+    'OPENCODE_SANDBOX_FILE_MAX',
+    (r) => (out.fileMaxBytes = num('OPENCODE_SANDBOX_FILE_MAX', r, 1, true)),
+  );
+  v(
+    'OPENCODE_SANDBOX_STOP_GRACE',
+    (r) => (out.stopGraceMs = dur('OPENCODE_SANDBOX_STOP_GRACE')(r)),
+  );
+  v(
+    'OPENCODE_SANDBOX_ON_VANISHED',
+    (r) =>
+      (out.onVanished = oneOf('OPENCODE_SANDBOX_ON_VANISHED', r, ['fail', 'recreate'] as const)),
+  );
+  v(
+    'OPENCODE_SANDBOX_ORPHAN_GRACE',
+    (r) => (out.orphanGraceMs = dur('OPENCODE_SANDBOX_ORPHAN_GRACE')(r)),
+  );
+  v(
+    'OPENCODE_SANDBOX_RECONCILE_INTERVAL',
+    (r) => (out.reconcileIntervalMs = dur('OPENCODE_SANDBOX_RECONCILE_INTERVAL')(r)),
+  );
+  v(
+    'OPENCODE_SANDBOX_MONITOR_INTERVAL',
+    (r) => (out.monitorIntervalMs = dur('OPENCODE_SANDBOX_MONITOR_INTERVAL')(r)),
+  );
+  const res = resolveSandboxOptions(out);
+  for (const k of ['cpus', 'memoryMb', 'pids'] as const) {
+    if (res.defaults[k] > res.max[k]) {
+      throw new ValidationError(
+        k === 'cpus'
+          ? 'OPENCODE_SANDBOX_CPUS'
+          : k === 'memoryMb'
+            ? 'OPENCODE_SANDBOX_MEMORY'
+            : 'OPENCODE_SANDBOX_PIDS',
+        `default ${res.defaults[k]} is above the maximum ${res.max[k]}`,
+      );
+    }
+  }
+  if (res.execTimeoutMs > res.execTimeoutMaxMs) {
+    throw new ValidationError(
+      'OPENCODE_EXEC_TIMEOUT',
+      `${res.execTimeoutMs}ms is above OPENCODE_EXEC_TIMEOUT_MAX (${res.execTimeoutMaxMs}ms)`,
+    );
+  }
+  return out;
+}

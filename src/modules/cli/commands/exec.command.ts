@@ -1,0 +1,133 @@
+import { Command, Help, Option } from 'nest-commander';
+import { ValidationError } from '../../../domain/errors';
+import { SandboxService, type SandboxExecResult } from '../../docker/sandbox.service';
+import { BaseCommand, parse, taskIdFrom, type BaseOptions } from '../base.command';
+import { emit } from '../output';
+
+interface ExecOpts extends BaseOptions {
+  task?: string;
+  agent?: string;
+  timeout?: number;
+  workdir?: string;
+  env?: Record<string, string>;
+  shell?: string;
+  stdin?: boolean;
+}
+
+/** Exit status of `exec` when the command timed out (as timeout(1) does). */
+export const EXEC_TIMEOUT_EXIT = 124;
+
+async function readStdin(): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const c of process.stdin) chunks.push(c as Buffer);
+  return Buffer.concat(chunks);
+}
+
+@Command({
+  name: 'exec',
+  arguments: '[cmd...]',
+  description:
+    "run a command in a task's sandbox, streaming its output; exits with the command's exit code",
+})
+export class ExecCommand extends BaseCommand<ExecOpts> {
+  constructor(private readonly sandboxes: SandboxService) {
+    super();
+  }
+
+  protected async execute(argv: string[], o: ExecOpts): Promise<void> {
+    const taskId = taskIdFrom([], o);
+    if (o.shell !== undefined && argv.length) {
+      throw new ValidationError('--shell', 'give either --shell "<script>" or -- <cmd…>, not both');
+    }
+    if (o.shell === undefined && !argv.length) {
+      throw new ValidationError(
+        'command',
+        'is required; e.g. exec --task <id> -- ls -la, or --shell "make && make test"',
+      );
+    }
+    const json = !!o.json;
+    const result: SandboxExecResult = await this.sandboxes.exec(
+      taskId,
+      {
+        command: o.shell !== undefined ? { shell: o.shell } : argv,
+        agentId: o.agent,
+        timeoutMs: o.timeout,
+        workdir: o.workdir,
+        env: o.env,
+        stdin: o.stdin ? await readStdin() : undefined,
+      },
+      // Live streaming in human mode; --json prints one document at the end.
+      json
+        ? undefined
+        : (stream, chunk) => (stream === 'stdout' ? process.stdout : process.stderr).write(chunk),
+    );
+    if (json) {
+      emit(true, result, () => '');
+      return;
+    }
+    const notes: string[] = [];
+    if (result.timedOut)
+      notes.push(`timed out after ${result.durationMs}ms; the command was killed`);
+    if (result.oomKilled) notes.push('killed: out of memory (raise the sandbox memory limit)');
+    if (result.truncated) {
+      notes.push(
+        `output over the per-stream cap (stdout ${result.stdoutBytes} bytes, stderr ${result.stderrBytes} bytes); the middle was dropped from the recorded output`,
+      );
+    }
+    for (const n of notes) process.stderr.write(`opencode-tools: ${n}\n`);
+    process.exitCode = result.timedOut ? EXEC_TIMEOUT_EXIT : (result.exitCode ?? 1);
+  }
+
+  @Option({ flags: '--task <id>', description: 'the task whose sandbox runs the command' })
+  parseTask(v: string) {
+    return v;
+  }
+  @Option({ flags: '--agent <id>', description: 'act as this agent (must be attached)' })
+  parseAgent(v: string) {
+    return v;
+  }
+  @Option({
+    flags: '--timeout <duration>',
+    description: 'kill the command after this long (default OPENCODE_EXEC_TIMEOUT, 60s)',
+  })
+  parseTimeout(v: string) {
+    return parse.duration('--timeout', v);
+  }
+  @Option({
+    flags: '--workdir <path>',
+    description: 'working directory (default the sandbox workdir)',
+  })
+  parseWorkdir(v: string) {
+    return v;
+  }
+  @Option({ flags: '--env <NAME=value>', description: 'environment variable (repeatable)' })
+  parseEnv(v: string, prev: Record<string, string> = {}) {
+    const i = v.indexOf('=');
+    if (i < 1) throw new ValidationError('--env', `expected NAME=value, got '${v}'`);
+    return { ...prev, [v.slice(0, i)]: v.slice(i + 1) };
+  }
+  @Option({
+    flags: '--shell <script>',
+    description: 'run this script with /bin/sh -c instead of argv',
+  })
+  parseShell(v: string) {
+    return v;
+  }
+  @Option({ flags: '--stdin', description: "pass this process's standard input to the command" })
+  parseStdin() {
+    return true;
+  }
+  @Help('after')
+  examples() {
+    return `
+Exit status: the command's own exit code; ${EXEC_TIMEOUT_EXIT} when it timed out; with --json, 0 and
+the result document ({exitCode, stdout, stderr, timedOut, truncated, stdoutBytes, …}).
+Errors of the tool itself: 2 bad input, 3 task or sandbox not found, 4 task not live / agent not
+attached, 5 Docker engine unavailable.
+
+Examples:
+  opencode-tools exec --task tsk_01j… -- npm test
+  opencode-tools exec --task tsk_01j… --timeout 2m --shell 'make && make check'
+  echo '{"a":1}' | opencode-tools exec --task tsk_01j… --stdin --json -- jq .a`;
+  }
+}

@@ -1,0 +1,200 @@
+import { Inject, Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
+import { EventEmitter2 } from '@nestjs/event-emitter';
+import { OPENCODE_OPTIONS, type OpenCodeToolsOptions } from '../../config/options';
+import { isTerminal, type Task } from '../../domain/task';
+import {
+  SANDBOX_RUNTIME,
+  type SandboxInfo,
+  type SandboxResource,
+  type SandboxRuntime,
+} from '../../ports/sandbox-runtime.port';
+import { TASK_REPOSITORY, type TaskRepository } from '../../ports/task-repository.port';
+import { TasksService } from '../tasks/tasks.service';
+import { SandboxService } from './sandbox.service';
+import { SANDBOX_EVENTS } from './sandbox.events';
+
+export type ReconcileActionKind =
+  'adopted' | 'started' | 'recreated' | 'failed-task' | 'stopped' | 'removed-orphan';
+
+export interface ReconcileAction {
+  kind: ReconcileActionKind;
+  taskId: string;
+  detail: string;
+}
+
+export interface ReconcileReport {
+  at: string;
+  actions: ReconcileAction[];
+  /** Tasks or resources the reconciler could not fix this time (it retries next run). */
+  errors: { taskId: string; message: string }[];
+}
+
+const PAGE = 1000;
+
+/**
+ * Compares the registry with the engine by label and repairs the difference. Idempotent: a second
+ * run right after the first finds nothing to do. The four cases:
+ * 1. a live task whose container exists → adopted (and started if it is not running);
+ * 2. a live task whose container vanished → the task is failed (cancelled if still pending) with
+ *    the reason, or the sandbox is re-created (`OPENCODE_SANDBOX_ON_VANISHED=recreate`);
+ * 3. labelled resources of a task that does not exist → removed (after the orphan grace period,
+ *    so a sandbox being created right now is left alone);
+ * 4. a task stuck mid-transition — finished, but its container still running because the stop
+ *    after the status change never happened (crash, engine down) → the stop is finished.
+ */
+@Injectable()
+export class ReconcilerService implements OnApplicationShutdown {
+  private readonly logger = new Logger('Reconciler');
+  private timer?: NodeJS.Timeout;
+  private running?: Promise<ReconcileReport>;
+
+  constructor(
+    @Inject(SANDBOX_RUNTIME) private readonly runtime: SandboxRuntime,
+    @Inject(TASK_REPOSITORY) private readonly repo: TaskRepository,
+    @Inject(OPENCODE_OPTIONS) private readonly options: OpenCodeToolsOptions,
+    private readonly tasks: TasksService,
+    private readonly sandboxes: SandboxService,
+    private readonly events: EventEmitter2,
+  ) {}
+
+  /** One pass; concurrent callers share it. */
+  reconcile(): Promise<ReconcileReport> {
+    this.running ??= this.pass().finally(() => (this.running = undefined));
+    return this.running;
+  }
+
+  /** For long-running processes: a pass now, then every `intervalMs` (0 = only now). */
+  startTimer(intervalMs = this.options.sandbox.reconcileIntervalMs): void {
+    const tick = () =>
+      this.reconcile().catch((err: Error) => this.logger.warn(`reconcile failed: ${err.message}`));
+    void tick();
+    if (intervalMs > 0 && !this.timer) {
+      this.timer = setInterval(tick, intervalMs);
+      this.timer.unref();
+    }
+  }
+
+  stopTimer(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+  }
+
+  onApplicationShutdown(): void {
+    this.stopTimer();
+  }
+
+  private async pass(): Promise<ReconcileReport> {
+    const report: ReconcileReport = { at: new Date().toISOString(), actions: [], errors: [] };
+    const act = (kind: ReconcileActionKind, taskId: string, detail: string) => {
+      const a = { kind, taskId, detail };
+      report.actions.push(a);
+      this.events.emit(SANDBOX_EVENTS.reconciled, a);
+    };
+    const guard = async (taskId: string, fn: () => Promise<void>) => {
+      try {
+        await fn();
+      } catch (err) {
+        report.errors.push({ taskId, message: (err as Error).message });
+      }
+    };
+    const [containers, resources] = await Promise.all([
+      this.runtime.list(),
+      this.runtime.listResources(),
+    ]);
+    const byTask = new Map<string, SandboxInfo>(containers.map((c) => [c.taskId, c]));
+
+    // Cases 1 and 2: live tasks that should have a sandbox.
+    const seen = new Set<string>();
+    for await (const task of this.liveTasks()) {
+      if (!task.sandbox) continue;
+      seen.add(task.id);
+      await guard(task.id, () => this.live(task, byTask.get(task.id), act));
+    }
+
+    // Cases 3 and 4: whatever the engine holds that no live task accounts for.
+    const graceMs = this.options.sandbox.orphanGraceMs;
+    const now = Date.now();
+    const engineTasks = new Map<string, SandboxResource[]>();
+    for (const r of resources) {
+      if (!r.taskId || seen.has(r.taskId)) continue;
+      engineTasks.set(r.taskId, [...(engineTasks.get(r.taskId) ?? []), r]);
+    }
+    for (const [taskId, res] of engineTasks) {
+      await guard(taskId, async () => {
+        const task = await this.repo.findById(taskId);
+        if (!task) {
+          const newest = Math.max(...res.map((r) => Date.parse(r.createdAt ?? '') || 0));
+          if (now - newest < graceMs) return;
+          const removed = await this.runtime.remove(taskId);
+          if (removed.length) {
+            act('removed-orphan', taskId, removed.map((r) => `${r.kind} ${r.name}`).join(', '));
+          }
+          return;
+        }
+        const info = byTask.get(taskId);
+        if (
+          isTerminal(task.status) &&
+          info &&
+          (info.state === 'running' || info.state === 'paused')
+        ) {
+          await this.sandboxes.stop(taskId);
+          act('stopped', taskId, `task is ${task.status} but its sandbox was still ${info.state}`);
+        }
+      });
+    }
+    if (report.actions.length || report.errors.length) {
+      this.logger.log(
+        `reconciled: ${report.actions.length} action(s), ${report.errors.length} error(s)`,
+      );
+    }
+    return report;
+  }
+
+  private async live(
+    task: Task,
+    info: SandboxInfo | undefined,
+    act: (kind: ReconcileActionKind, taskId: string, detail: string) => void,
+  ): Promise<void> {
+    if (info) {
+      const owner = info.labels['opencode-tools.instance-id'];
+      if (info.state === 'running' || info.state === 'paused') {
+        act(
+          'adopted',
+          task.id,
+          `container ${info.name} is ${info.state} (created by ${owner ?? 'unknown'})`,
+        );
+        return;
+      }
+      // Created but never started, or exited under a live task: finish bringing it up.
+      await this.sandboxes.ensureRunning(task);
+      act('started', task.id, `container ${info.name} was ${info.state}`);
+      return;
+    }
+    if (this.options.sandbox.onVanished === 'recreate') {
+      await this.sandboxes.ensureRunning(task);
+      act('recreated', task.id, 'container was gone; re-created it (workspace volume kept)');
+      return;
+    }
+    const reason = `sandbox container vanished (found by the reconciler at ${new Date().toISOString()})`;
+    if (task.status === 'pending') await this.tasks.cancel(task.id, { reason });
+    else await this.tasks.fail(task.id, { error: reason });
+    act('failed-task', task.id, reason);
+  }
+
+  private async *liveTasks(): AsyncGenerator<Task> {
+    // Snapshot first: failing a task while paging would shift the pages.
+    const all: Task[] = [];
+    for (let offset = 0; ; offset += PAGE) {
+      const page = await this.repo.list({
+        status: ['pending', 'running'],
+        limit: PAGE,
+        offset,
+        sort: 'createdAt',
+        order: 'asc',
+      });
+      all.push(...page.items);
+      if (page.items.length < PAGE) break;
+    }
+    yield* all;
+  }
+}

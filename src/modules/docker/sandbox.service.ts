@@ -1,0 +1,269 @@
+import { Inject, Injectable, Logger, Optional } from '@nestjs/common';
+import { EventEmitter2 } from '@nestjs/event-emitter';
+import { z } from 'zod';
+import { OPENCODE_OPTIONS, type OpenCodeToolsOptions } from '../../config/options';
+import { DomainError, NotFoundError, ValidationError } from '../../domain/errors';
+import { newId } from '../../domain/ids';
+import { sandboxPath } from '../../domain/sandbox-path';
+import { isTerminal, type Task } from '../../domain/task';
+import { parseOrThrow } from '../../domain/validation';
+import {
+  SANDBOX_RUNTIME,
+  type ExecOutputListener,
+  type ExecResult,
+  type PullProgressListener,
+  type SandboxInfo,
+  type SandboxResource,
+  type SandboxRuntime,
+  type SandboxStats,
+} from '../../ports/sandbox-runtime.port';
+import { TASK_REPOSITORY, type TaskRepository } from '../../ports/task-repository.port';
+import { ExecutionsService } from '../history/executions.service';
+import { AgentAttachmentService } from '../locks/agent-attachment.service';
+import { resolveSandboxConfig } from './sandbox-policy';
+import { SANDBOX_EVENTS, type SandboxExecEvent, type SandboxPullEvent } from './sandbox.events';
+
+const envName = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+export const execInputSchema = z
+  .object({
+    command: z.union([
+      z
+        .array(z.string())
+        .min(1, 'must not be empty; give the program and its arguments, e.g. ["ls", "-la"]')
+        .refine((a) => a[0].trim() !== '', 'the program name must not be empty'),
+      z.string().trim().min(1, 'must not be empty'),
+      z.object({ shell: z.string().trim().min(1, 'must not be empty') }).strict(),
+    ]),
+    env: z
+      .record(z.string().regex(envName, 'names are [A-Za-z_][A-Za-z0-9_]*'), z.string())
+      .optional(),
+    workdir: z.string().startsWith('/', 'must be an absolute path').optional(),
+    stdin: z.union([z.string(), z.instanceof(Buffer)]).optional(),
+    timeoutMs: z.number().int().positive('must be > 0').optional(),
+    agentId: z.string().min(1).optional(),
+  })
+  .strict();
+
+/** A command: an argv array (no shell), or a string / `{shell}` run by `/bin/sh -c`, explicitly. */
+export type ExecInput = z.input<typeof execInputSchema>;
+export type SandboxExecResult = ExecResult & { executionId: string; taskId: string };
+
+export interface SandboxStatus {
+  taskId: string;
+  sandbox: SandboxInfo | null;
+  stats?: SandboxStats;
+}
+
+/**
+ * Task sandboxes: provisioning from a task's spec (validated against operator maximums), lifecycle,
+ * exec and file operations. Adapter-agnostic: everything goes through the `SandboxRuntime` port.
+ * @example
+ * const r = await sandboxes.exec(task.id, { command: ['npm', 'test'], timeoutMs: 120_000 });
+ * if (r.timedOut || r.exitCode !== 0) console.log(r.stderr);
+ */
+@Injectable()
+export class SandboxService {
+  private readonly logger = new Logger('Sandboxes');
+
+  constructor(
+    @Inject(SANDBOX_RUNTIME) readonly runtime: SandboxRuntime,
+    @Inject(OPENCODE_OPTIONS) private readonly options: OpenCodeToolsOptions,
+    @Inject(TASK_REPOSITORY) private readonly tasks: TaskRepository,
+    private readonly events: EventEmitter2,
+    @Optional() private readonly attachments?: AgentAttachmentService,
+    @Optional() private readonly journal?: ExecutionsService,
+  ) {}
+
+  /** Validates the task's spec, then creates and starts its sandbox (pulling the image if needed). */
+  async provision(task: Task, onProgress?: PullProgressListener): Promise<SandboxInfo> {
+    const config = resolveSandboxConfig(task.id, task.sandbox, this.options);
+    const progress: PullProgressListener = (p) => {
+      onProgress?.(p);
+      this.events.emit(SANDBOX_EVENTS.pullProgress, {
+        taskId: task.id,
+        ...p,
+      } satisfies SandboxPullEvent);
+    };
+    await this.runtime.create(config, progress);
+    try {
+      return await this.runtime.start(task.id);
+    } catch (err) {
+      await this.runtime.remove(task.id).catch(() => undefined);
+      throw err;
+    }
+  }
+
+  /** Starts the task's sandbox, re-creating the container if it vanished (the workspace survives). */
+  async ensureRunning(task: Task): Promise<SandboxInfo> {
+    const info = await this.runtime.inspect(task.id);
+    if (!info) {
+      this.logger.warn(`sandbox of task ${task.id} is gone; re-creating it (workspace kept)`);
+      return this.provision(task);
+    }
+    if (info.state === 'running') return info;
+    if (info.state === 'dead') {
+      await this.runtime.remove(task.id, { keepVolume: true });
+      return this.provision(task);
+    }
+    return this.runtime.start(task.id);
+  }
+
+  /** Stops the sandbox (SIGTERM, SIGKILL after the grace period); a missing one is fine. */
+  async stop(taskId: string): Promise<SandboxInfo | null> {
+    const info = await this.runtime.inspect(taskId);
+    if (!info) return null;
+    return this.runtime.stop(taskId, this.options.sandbox.stopGraceMs);
+  }
+
+  pause(taskId: string): Promise<SandboxInfo> {
+    return this.runtime.pause(taskId);
+  }
+
+  unpause(taskId: string): Promise<SandboxInfo> {
+    return this.runtime.unpause(taskId);
+  }
+
+  /** Removes container, network and volume. Idempotent. */
+  remove(taskId: string): Promise<SandboxResource[]> {
+    return this.runtime.remove(taskId);
+  }
+
+  async status(taskId: string, opts: { stats?: boolean } = {}): Promise<SandboxStatus> {
+    const sandbox = await this.runtime.inspect(taskId);
+    const status: SandboxStatus = { taskId, sandbox };
+    if (opts.stats && sandbox?.state === 'running') {
+      status.stats = await this.runtime.stats(taskId);
+    }
+    return status;
+  }
+
+  /** Runs a command in the task's sandbox; output is capped per stream and optionally streamed. */
+  async exec(
+    taskId: string,
+    input: ExecInput,
+    onOutput?: ExecOutputListener,
+  ): Promise<SandboxExecResult> {
+    const data = parseOrThrow(execInputSchema, input);
+    const o = this.options.sandbox;
+    const timeoutMs = data.timeoutMs ?? o.execTimeoutMs;
+    if (timeoutMs > o.execTimeoutMaxMs) {
+      throw new ValidationError(
+        'timeoutMs',
+        `${timeoutMs}ms is above the operator maximum ${o.execTimeoutMaxMs}ms (OPENCODE_EXEC_TIMEOUT_MAX)`,
+      );
+    }
+    await this.liveTask(taskId, data.agentId);
+    const command = typeof data.command === 'string' ? { shell: data.command } : data.command;
+    const executionId = newId('exe');
+    const startedAt = new Date().toISOString();
+    const result = await this.runtime.exec(
+      taskId,
+      {
+        command,
+        env: data.env,
+        workdir: data.workdir,
+        stdin: data.stdin,
+        timeoutMs,
+        outputCapBytes: o.outputCapBytes,
+      },
+      onOutput,
+    );
+    const event: SandboxExecEvent = { taskId, agentId: data.agentId, executionId, command, result };
+    this.events.emit(SANDBOX_EVENTS.exec, event);
+    await this.record(event, startedAt);
+    if (result.oomKilled) {
+      this.events.emit(SANDBOX_EVENTS.alert, {
+        kind: 'oomKilled',
+        taskId,
+        message: `a command in the sandbox of task ${taskId} was killed for using more than its memory limit`,
+        at: new Date().toISOString(),
+      });
+    }
+    return { ...result, executionId, taskId };
+  }
+
+  async readFile(taskId: string, path: string, opts: { agentId?: string } = {}): Promise<Buffer> {
+    const p = sandboxPath(path);
+    await this.liveTask(taskId, opts.agentId);
+    return this.runtime.readFile(taskId, p, this.options.sandbox.fileMaxBytes);
+  }
+
+  async writeFile(
+    taskId: string,
+    path: string,
+    content: string | Buffer,
+    opts: { agentId?: string } = {},
+  ): Promise<void> {
+    const p = sandboxPath(path);
+    const buf = Buffer.isBuffer(content) ? content : Buffer.from(content, 'utf8');
+    const max = this.options.sandbox.fileMaxBytes;
+    if (buf.length > max) {
+      throw new ValidationError(
+        'content',
+        `is ${buf.length} bytes, over the ${max}-byte limit (OPENCODE_SANDBOX_FILE_MAX)`,
+      );
+    }
+    await this.liveTask(taskId, opts.agentId);
+    await this.runtime.writeFile(taskId, p, buf);
+  }
+
+  /** Journals the execution; a journal failure is logged, never loses the result. */
+  private async record(e: SandboxExecEvent, startedAt: string): Promise<void> {
+    if (!this.journal) return;
+    const r = e.result;
+    try {
+      await this.journal.record({
+        id: e.executionId,
+        taskId: e.taskId,
+        agentId: e.agentId,
+        command: Array.isArray(e.command) ? e.command : e.command.shell,
+        startedAt,
+        durationMs: r.durationMs,
+        exitCode: r.exitCode,
+        timedOut: r.timedOut,
+        truncated: r.truncated,
+        stdoutBytes: r.stdoutBytes,
+        stderrBytes: r.stderrBytes,
+        ...excerpts('stdout', r.stdout),
+        ...excerpts('stderr', r.stderr),
+      });
+    } catch (err) {
+      this.logger.warn(`could not journal execution ${e.executionId}: ${(err as Error).message}`);
+    }
+  }
+
+  /** The task, which must exist, be unfinished and have a sandbox; and the agent attached. */
+  private async liveTask(taskId: string, agentId?: string): Promise<Task> {
+    const id = parseOrThrow(z.string().trim().min(1, 'is required'), taskId, 'taskId');
+    const task = await this.tasks.findById(id);
+    if (!task) throw new NotFoundError('task', id);
+    if (!task.sandbox) {
+      throw new DomainError(
+        'NOT_FOUND',
+        `task ${id} has no sandbox; create the task with a sandbox (create-task --image …)`,
+        { kind: 'sandbox', id },
+      );
+    }
+    if (isTerminal(task.status)) {
+      throw new DomainError(
+        'ILLEGAL_TRANSITION',
+        `task ${id} is ${task.status}; its sandbox is stopped and takes no more commands`,
+        { taskId: id, status: task.status },
+      );
+    }
+    if (agentId && this.attachments) await this.attachments.assertAttached(id, agentId);
+    return task;
+  }
+}
+
+/** Journal excerpts: at most ~60 KiB of head and of tail. */
+const EXCERPT = 60 * 1024;
+function excerpts(name: 'stdout' | 'stderr', text: string): Record<string, string> {
+  const b = Buffer.from(text, 'utf8');
+  if (b.length <= EXCERPT) return { [`${name}Head`]: text, [`${name}Tail`]: '' };
+  return {
+    [`${name}Head`]: b.subarray(0, EXCERPT - 4).toString('utf8'),
+    [`${name}Tail`]: b.subarray(b.length - EXCERPT + 4).toString('utf8'),
+  };
+}

@@ -1,0 +1,176 @@
+import type { OpenCodeToolsOptions } from '../config/options';
+import type { NetworkPolicy } from '../domain/task';
+
+/** DI token for {@link SandboxRuntime}. */
+export const SANDBOX_RUNTIME = Symbol('opencode-tools:SandboxRuntime');
+
+/** Labels on everything the runtime creates; the reconciler finds its resources by them. */
+export const SANDBOX_LABELS = {
+  managed: 'opencode-tools.managed',
+  taskId: 'opencode-tools.task-id',
+  instanceId: 'opencode-tools.instance-id',
+  version: 'opencode-tools.version',
+} as const;
+
+export interface HostMount {
+  /** Absolute host path, inside one of the operator's allowed roots. */
+  source: string;
+  /** Absolute path in the sandbox. */
+  target: string;
+  readOnly: boolean;
+}
+
+/**
+ * A fully resolved sandbox: the task's spec merged with the operator's defaults and checked
+ * against the operator's maximums (the Docker module's `SandboxPolicy` builds it).
+ */
+export interface SandboxConfig {
+  taskId: string;
+  image: string;
+  cpus: number;
+  memoryMb: number;
+  pids: number;
+  network: NetworkPolicy;
+  env: Record<string, string>;
+  workdir: string;
+  mounts: HostMount[];
+  /** Extra labels (instance id, version); the runtime adds the managed and task-id labels. */
+  labels: Record<string, string>;
+  /** Container log caps (json-file driver): size per file, e.g. `10m`, and number of files. */
+  logMaxSize: string;
+  logMaxFiles: number;
+  /** `missing`: pull when absent (default); `never`: fail when absent. */
+  pull: 'missing' | 'never';
+}
+
+export type SandboxState =
+  'created' | 'running' | 'paused' | 'restarting' | 'exited' | 'dead' | 'removing';
+
+export interface SandboxInfo {
+  taskId: string;
+  containerId: string;
+  name: string;
+  image: string;
+  state: SandboxState;
+  oomKilled: boolean;
+  exitCode: number | null;
+  createdAt: string;
+  startedAt?: string;
+  finishedAt?: string;
+  labels: Record<string, string>;
+  /** Name of the task-private network (`internal` and `bridge` policies). */
+  network?: string;
+  /** Name of the `/workspace` volume. */
+  volume: string;
+  limits: { cpus: number; memoryMb: number; pids: number };
+}
+
+/** Anything labelled as ours on the engine: what the reconciler compares with the registry. */
+export interface SandboxResource {
+  kind: 'container' | 'network' | 'volume';
+  name: string;
+  taskId: string;
+  instanceId?: string;
+  createdAt?: string;
+}
+
+/** Image pull progress, one event per layer update (and a final `done`). */
+export interface PullProgress {
+  image: string;
+  status: string;
+  layer?: string;
+  /** Bytes done and total over all layers seen so far (when the registry reports them). */
+  current?: number;
+  total?: number;
+}
+export type PullProgressListener = (p: PullProgress) => void;
+
+export interface ExecRequest {
+  /** An argv array (no shell), or an explicit shell string run by `/bin/sh -c`. */
+  command: string[] | { shell: string };
+  env?: Record<string, string>;
+  workdir?: string;
+  stdin?: string | Buffer;
+  timeoutMs: number;
+  /** Per stream; head and tail are kept. */
+  outputCapBytes: number;
+}
+
+export interface ExecResult {
+  /** null when killed before it reported one. */
+  exitCode: number | null;
+  stdout: string;
+  stderr: string;
+  stdoutBytes: number;
+  stderrBytes: number;
+  truncated: boolean;
+  timedOut: boolean;
+  /** The command (or a process it started) was killed by the kernel's OOM killer. */
+  oomKilled: boolean;
+  durationMs: number;
+}
+
+export type ExecOutputListener = (stream: 'stdout' | 'stderr', chunk: Buffer) => void;
+
+export interface SandboxStats {
+  taskId: string;
+  at: string;
+  cpuPercent: number;
+  memoryBytes: number;
+  memoryLimitBytes: number;
+  memoryPercent: number;
+  pids: number;
+  pidsLimit: number | null;
+  netRxBytes: number;
+  netTxBytes: number;
+}
+
+/**
+ * A container engine holding one sandbox per task, addressed by task id. Implementations: Docker
+ * (dockerode) and an in-memory fake; both pass `test/contract/sandbox-runtime.contract.ts`.
+ * Errors: `SANDBOX_UNAVAILABLE` when the engine cannot be reached, `NOT_FOUND` for a missing
+ * sandbox or image, `CONFLICT` when a task already has one, `VALIDATION` for bad paths or sizes.
+ */
+export interface SandboxRuntime {
+  /** e.g. `docker unix:///var/run/docker.sock`. */
+  readonly description: string;
+  /** Checks the engine answers; returns its id and version. */
+  ping(): Promise<{ engineId: string; version: string }>;
+  /** Uses a local image, otherwise pulls it (reporting progress) unless `pull` is `never`. */
+  ensureImage(
+    image: string,
+    pull: 'missing' | 'never',
+    onProgress?: PullProgressListener,
+  ): Promise<'present' | 'pulled'>;
+  /** Creates the workspace volume, the network (per policy) and the container; does not start it. */
+  create(config: SandboxConfig, onProgress?: PullProgressListener): Promise<SandboxInfo>;
+  start(taskId: string): Promise<SandboxInfo>;
+  /** SIGTERM, then SIGKILL after `graceMs`. A stopped sandbox stays stopped. */
+  stop(taskId: string, graceMs: number): Promise<SandboxInfo>;
+  pause(taskId: string): Promise<SandboxInfo>;
+  unpause(taskId: string): Promise<SandboxInfo>;
+  /**
+   * Removes the container and, unless `keepVolume`, its network and volume. Idempotent: returns
+   * what it removed (nothing when nothing was there).
+   */
+  remove(taskId: string, opts?: { keepVolume?: boolean }): Promise<SandboxResource[]>;
+  inspect(taskId: string): Promise<SandboxInfo | null>;
+  /** Every sandbox container this runtime manages (by label), whoever created it. */
+  list(): Promise<SandboxInfo[]>;
+  /** Every labelled container, network and volume. */
+  listResources(): Promise<SandboxResource[]>;
+  exec(taskId: string, req: ExecRequest, onOutput?: ExecOutputListener): Promise<ExecResult>;
+  /** @throws VALIDATION when the file is larger than `maxBytes`, a directory or a symlink. */
+  readFile(taskId: string, path: string, maxBytes: number): Promise<Buffer>;
+  /** Creates missing parent directories. */
+  writeFile(taskId: string, path: string, content: Buffer, opts?: { mode?: number }): Promise<void>;
+  stats(taskId: string): Promise<SandboxStats>;
+  close(): Promise<void>;
+}
+
+/**
+ * Opens a runtime; the root module passes one (default: Docker, chosen by `sandbox.runtime`).
+ * The Docker module calls it on first use only, so commands that never touch a sandbox never
+ * load dockerode or contact the engine.
+ */
+export type SandboxRuntimeFactory = (options: OpenCodeToolsOptions) => Promise<SandboxRuntime>;
