@@ -32,43 +32,8 @@ function makeTasks(n, t0) {
   return out;
 }
 
-const toRow = (t) => ({
-  id: t.id,
-  name: t.name,
-  description: null,
-  owner: t.owner,
-  mode: t.mode,
-  status: t.status,
-  metadata: JSON.stringify(t.metadata),
-  sandbox: null,
-  version: t.version,
-  created_at: t.createdAt,
-  updated_at: t.updatedAt,
-  started_at: null,
-  ended_at: null,
-  result: null,
-  error: null,
-});
-const fromRow = (r) => {
-  const t = {
-    id: r.id,
-    name: r.name,
-    owner: r.owner,
-    mode: r.mode,
-    status: r.status,
-    metadata: JSON.parse(r.metadata),
-    version: r.version,
-    createdAt: r.created_at,
-    updatedAt: r.updated_at,
-  };
-  if (r.description !== null) t.description = r.description;
-  if (r.sandbox !== null) t.sandbox = JSON.parse(r.sandbox);
-  if (r.started_at !== null) t.startedAt = r.started_at;
-  if (r.ended_at !== null) t.endedAt = r.ended_at;
-  if (r.result !== null) t.result = JSON.parse(r.result);
-  if (r.error !== null) t.error = r.error;
-  return t;
-};
+// The raw side uses the adapter's own row mapping, so both sides do the same work.
+const { toRow, fromRow } = dist('adapters/shared/task-row.js');
 
 const home = tempDir();
 try {

@@ -1,6 +1,7 @@
 import type { Pool } from 'pg';
 import { DataSource } from 'typeorm';
 import { DomainError } from '../../domain/errors';
+import { assertSchemaNotNewer } from '../shared/migrations';
 import { POSTGRES_MIGRATIONS } from './migrations';
 
 export interface PostgresOptions {
@@ -65,18 +66,11 @@ async function migrate(ds: DataSource): Promise<void> {
   try {
     await lockClient.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK_ID]);
     await ds.runMigrations({ transaction: 'each' });
-    const known = new Set(POSTGRES_MIGRATIONS.map((m) => m.name));
     const applied = (await lockClient.query<{ name: string }>('SELECT name FROM migrations')).rows;
-    const unknown = applied.map((r) => r.name).filter((n) => !known.has(n));
-    if (unknown.length) {
-      throw new DomainError(
-        'STORAGE_UNAVAILABLE',
-        `the database schema is newer than this version of opencode-tools (unknown migrations: ${unknown.join(
-          ', ',
-        )}); upgrade opencode-tools or point OPENCODE_DATABASE_URL at another database`,
-        { unknown },
-      );
-    }
+    assertSchemaNotNewer(
+      applied.map((r) => r.name),
+      POSTGRES_MIGRATIONS.map((m) => m.name),
+    );
   } finally {
     await lockClient
       .query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK_ID])

@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import { DomainError } from '../../domain/errors';
+import { assertSchemaNotNewer } from '../shared/migrations';
 import { SQLITE_MIGRATIONS } from './migrations';
 import type { SqliteOptions } from './sqlite-data-source';
 
@@ -36,16 +37,7 @@ export async function openSqlite(opts: SqliteOptions): Promise<SqliteHandle> {
       const applied = hasTable
         ? (db.prepare('SELECT name FROM migrations').all() as { name: string }[]).map((r) => r.name)
         : [];
-      const unknown = applied.filter((n) => !known.includes(n));
-      if (unknown.length) {
-        throw new DomainError(
-          'STORAGE_UNAVAILABLE',
-          `the database schema is newer than this version of opencode-tools (unknown migrations: ${unknown.join(
-            ', ',
-          )}); upgrade opencode-tools or point OPENCODE_DATABASE_URL at another database`,
-          { unknown },
-        );
-      }
+      assertSchemaNotNewer(applied, known);
       if (known.every((n) => applied.includes(n))) {
         configure(db);
         const handle = db;

@@ -3,6 +3,7 @@ import { dirname } from 'node:path';
 import type BetterSqlite3 from 'better-sqlite3';
 import { DataSource } from 'typeorm';
 import { DomainError } from '../../domain/errors';
+import { assertSchemaNotNewer } from '../shared/migrations';
 import { SQLITE_MIGRATIONS } from './migrations';
 
 export interface SqliteOptions {
@@ -64,18 +65,11 @@ async function migrate(ds: DataSource): Promise<void> {
       await new Promise((r) => setTimeout(r, 50 * (attempt + 1)));
     }
   }
-  const known = new Set(SQLITE_MIGRATIONS.map((m) => m.name));
   const applied: { name: string }[] = await ds.query('SELECT name FROM migrations');
-  const unknown = applied.map((r) => r.name).filter((n) => !known.has(n));
-  if (unknown.length) {
-    throw new DomainError(
-      'STORAGE_UNAVAILABLE',
-      `the database schema is newer than this version of opencode-tools (unknown migrations: ${unknown.join(
-        ', ',
-      )}); upgrade opencode-tools or point OPENCODE_DATABASE_URL at another database`,
-      { unknown },
-    );
-  }
+  assertSchemaNotNewer(
+    applied.map((r) => r.name),
+    SQLITE_MIGRATIONS.map((m) => m.name),
+  );
 }
 
 /** The better-sqlite3 handle under a TypeORM data source, for prepared-statement hot paths. */
