@@ -1,4 +1,5 @@
 import type { Readable, Writable } from 'node:stream';
+import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import { InFlight } from '../in-flight';
 import type { McpToolDefinition } from '../mcp-tool';
 import type { McpToolRegistry } from '../mcp-tool.registry';
@@ -24,7 +25,7 @@ export async function serveStdio(
 ): Promise<StdioHandle> {
   const { StdioServerTransport } = await import('@modelcontextprotocol/sdk/server/stdio.js');
   const inFlight = new InFlight();
-  const server = await registry.createServer(extraTools, { inFlight });
+  const server = await registry.createServer(extraTools);
   const transport = new StdioServerTransport(stdin, stdout);
   let resolveClosed!: () => void;
   const closed = new Promise<void>((r) => (resolveClosed = r));
@@ -49,7 +50,35 @@ export async function serveStdio(
   stdin.once('end', onEnd);
   server.server.onclose = () => void stop();
   await server.connect(transport);
+  trackRequests(transport, inFlight);
   return { closed, stop };
+}
+
+/**
+ * Counts requests from their arrival until their response has been written, so that stopping
+ * waits for answers to be on stdout (a tool call's handler finishing is not enough: the SDK writes
+ * the response a few ticks later).
+ */
+function trackRequests(transport: Transport, inFlight: InFlight): void {
+  const open = new Map<string | number, () => void>();
+  const receive = transport.onmessage;
+  transport.onmessage = (message, extra) => {
+    if ('method' in message && 'id' in message && !open.has(message.id)) {
+      open.set(message.id, inFlight.begin());
+    }
+    receive?.(message, extra);
+  };
+  const send = transport.send.bind(transport);
+  transport.send = async (message, options) => {
+    try {
+      await send(message, options);
+    } finally {
+      if (!('method' in message) && 'id' in message && message.id !== undefined) {
+        open.get(message.id)?.();
+        open.delete(message.id);
+      }
+    }
+  };
 }
 
 /** Sends console.log/info/debug to stderr for the life of a stdio server; returns the undo. */
