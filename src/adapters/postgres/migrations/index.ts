@@ -1,5 +1,10 @@
 import { CreateTasks1764000000000 } from './1764000000000-create-tasks';
 import { CreateLocks1764200000000 } from './1764200000000-create-locks';
+import { CreateTaskMemory1764300000000 } from './1764300000000-create-task-memory';
 
 /** Every Postgres migration, oldest first. Append new ones; never edit a released one. */
-export const POSTGRES_MIGRATIONS = [CreateTasks1764000000000, CreateLocks1764200000000];
+export const POSTGRES_MIGRATIONS = [
+  CreateTasks1764000000000,
+  CreateLocks1764200000000,
+  CreateTaskMemory1764300000000,
+];

@@ -1,0 +1,26 @@
+import { createPostgresAdapters } from '../../src/adapters/postgres';
+import { describeJournalContracts } from '../contract/journal.contract';
+import { describePg, freshDatabase } from '../helpers/postgres';
+import { tempHome } from '../helpers/temp-home';
+
+describePg('Postgres decision and execution stores', () => {
+  describeJournalContracts('postgres (throwaway server)', async () => {
+    const db = await freshDatabase();
+    const home = tempHome();
+    const a = await createPostgresAdapters({
+      url: db.url,
+      poolSize: 4,
+      connectTimeoutMs: 5000,
+      home: home.dir,
+    });
+    return {
+      decisions: a.decisions,
+      executions: a.executions,
+      close: async () => {
+        await a.close();
+        await db.drop();
+        home.cleanup();
+      },
+    };
+  });
+});
