@@ -25,6 +25,8 @@ export interface PersistenceAdapters {
   readonly decisions: DecisionStore;
   readonly executions: ExecutionStore;
   readonly checkpoints: CheckpointStore;
+  /** Migrations applied to the database, oldest first (SQL families; absent for memory). */
+  readonly migrations?: readonly string[];
   close(): Promise<void>;
 }
 

@@ -186,6 +186,12 @@ describe('CLI end to end (built binary, real SQLite file)', () => {
     expect(sub.stdout).toContain('Examples:');
   });
 
+  it('migrate reports the applied migrations', () => {
+    const m = json(['migrate']);
+    expect(m.database).toBe(`sqlite:${join(home.dir, 'opencode.db')}`);
+    expect(m.migrations[0]).toBe('CreateTasks1764000000000');
+  });
+
   it('an invalid environment variable is a usage error naming it', () => {
     const r = cli(['list-tasks'], { ...env, OPENCODE_MCP_PORT: 'eighty' });
     expect(r.code).toBe(2);

@@ -11,10 +11,11 @@ export { SqliteTaskRepository, SqliteLockStore, openSqlite };
 export async function createSqliteAdapters(
   opts: SqliteOptions & TaskMemoryOptions,
 ): Promise<PersistenceAdapters> {
-  const { db, close } = await openSqlite(opts);
+  const { db, applied, close } = await openSqlite(opts);
   const memory = openTaskMemory(db, opts);
   return {
     description: `sqlite:${opts.path}`,
+    migrations: applied,
     tasks: new SqliteTaskRepository(db),
     locks: new SqliteLockStore(db, opts.busyTimeoutMs),
     ...memory,

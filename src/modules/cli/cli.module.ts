@@ -21,6 +21,7 @@ import {
   TaskStatusCommand,
 } from './commands/lifecycle.commands';
 import { LOCK_COMMANDS } from './commands/lock.commands';
+import { MigrateCommand } from './commands/migrate.command';
 import { FindTaskCommand, ListTasksCommand, TaskStatsCommand } from './commands/query.commands';
 
 export const CLI_COMMANDS = [
@@ -42,6 +43,7 @@ export const CLI_COMMANDS = [
   ExecCommand,
   ReconcileCommand,
   SandboxStatusCommand,
+  MigrateCommand,
 ];
 
 /** nest-commander command providers; composed with `OpenCodeToolsModule` by `src/cli.ts`. */
