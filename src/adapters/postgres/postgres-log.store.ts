@@ -17,8 +17,10 @@ export interface PostgresLogStoreOptions {
 
 interface Sink {
   queue: LogRowInput[];
-  /** Bytes appended here and not yet confirmed written (queued or in flight). */
-  pending: number;
+  /** Bytes in `queue`. */
+  queued: number;
+  /** Bytes taken from the queue whose write has not finished. */
+  inFlight: number;
   /** The task's stored bytes as of this process's last write or look (other hosts may add). */
   size: number;
   /** Writes of this task, in order: one group at a time, so positions follow append order. */
@@ -42,6 +44,9 @@ const MAX_IDLE_SINKS = 1024;
  * `from` its last `next` never misses an entry. The per-task cap is checked at append against what
  * this process knows, and again at write time under the lock against the stored total (other
  * hosts' entries included); entries that no longer fit are dropped and the next call reports it.
+ * Durability is the server's: a group is durable when its transaction commits (no fsync policy).
+ * Text search lower-cases with the database's ctype (as JavaScript does for a UTF-8 locale; ASCII
+ * only under the `C` locale).
  */
 export class PostgresLogStore implements LogStore {
   private readonly sinks = new Map<string, Sink>();
@@ -63,12 +68,12 @@ export class PostgresLogStore implements LogStore {
     const sink = this.sink(taskId);
     if (sink.error) throw this.takeError(sink);
     const row = toLogRow(entry);
-    if (sink.size + sink.pending + row.bytes > this.maxBytes) {
+    if (sink.size + sink.inFlight + sink.queued + row.bytes > this.maxBytes) {
       throw logCapError(taskId, this.maxBytes);
     }
     sink.queue.push(row);
-    sink.pending += row.bytes;
-    if (sink.pending >= this.flushBytes) this.startWrite(taskId, sink);
+    sink.queued += row.bytes;
+    if (sink.queued >= this.flushBytes) this.startWrite(taskId, sink);
     else if (!this.timer) {
       this.timer = setTimeout(() => {
         this.timer = undefined;
@@ -83,13 +88,13 @@ export class PostgresLogStore implements LogStore {
     if (s) return s;
     if (this.sinks.size >= MAX_IDLE_SINKS) {
       for (const [id, x] of this.sinks) {
-        if (!x.queue.length && !x.pending && !x.error) {
+        if (!x.queue.length && !x.inFlight && !x.error) {
           this.sinks.delete(id);
           break;
         }
       }
     }
-    s = { queue: [], pending: 0, size: 0, chain: Promise.resolve() };
+    s = { queue: [], queued: 0, inFlight: 0, size: 0, chain: Promise.resolve() };
     this.sinks.set(taskId, s);
     return s;
   }
@@ -104,8 +109,10 @@ export class PostgresLogStore implements LogStore {
   private startWrite(taskId: string, sink: Sink): void {
     if (!sink.queue.length) return;
     const group = sink.queue;
+    const bytes = sink.queued;
     sink.queue = [];
-    const bytes = group.reduce((n, r) => n + r.bytes, 0);
+    sink.queued = 0;
+    sink.inFlight += bytes;
     sink.chain = sink.chain.then(async () => {
       try {
         const { head, dropped } = await this.writeGroup(taskId, group);
@@ -124,7 +131,7 @@ export class PostgresLogStore implements LogStore {
           { taskId },
         );
       } finally {
-        sink.pending -= bytes;
+        sink.inFlight -= bytes;
       }
     });
   }
@@ -191,7 +198,7 @@ export class PostgresLogStore implements LogStore {
     await this.flush(taskId);
     const head = await this.head(this.pool, taskId);
     const s = this.sinks.get(taskId);
-    if (s && !s.pending) s.size = head.bytes;
+    if (s && !s.inFlight && !s.queued) s.size = head.bytes;
     return head.next_pos;
   }
 
@@ -261,7 +268,7 @@ export class PostgresLogStore implements LogStore {
       return bytes;
     });
     const s = this.sinks.get(toTask);
-    if (s && !s.pending) s.size = size;
+    if (s && !s.inFlight && !s.queued) s.size = size;
   }
 
   /** Nothing can be torn: a group is committed whole or not at all. */
@@ -274,6 +281,7 @@ export class PostgresLogStore implements LogStore {
     this.sinks.delete(taskId);
     if (s) {
       s.queue = [];
+      s.queued = 0;
       await s.chain;
     }
     await inTransaction(this.pool, async (c) => {
