@@ -132,6 +132,8 @@ async function main() {
     PATH: process.env.PATH ?? '',
     HOME: process.env.HOME ?? '/tmp',
     OPENCODE_HOME: home,
+    // Sandboxes in-process: the round trips measured here never touch a sandbox, and no image pull.
+    OPENCODE_SANDBOX_RUNTIME: 'memory',
   };
   const newClient = () => new Client({ name: 'bench', version: '0' });
   try {

@@ -77,4 +77,21 @@ export const INVALID_ARGS: Record<string, { args: Record<string, unknown>; field
     { args: { taskId: 'tsk_x', failedOnly: 'yes' }, field: 'failedOnly' },
     { args: { taskId: 'tsk_x', limit: 5000 }, field: 'limit' },
   ],
+  execute_in_task: [
+    { args: { taskId: 'tsk_x', agentId: 'a' }, field: 'command' },
+    { args: { taskId: 'tsk_x', agentId: 'a', command: [] }, field: 'command' },
+    { args: { taskId: 'tsk_x', agentId: 'a', command: 'ls', timeoutMs: -5 }, field: 'timeoutMs' },
+    { args: { taskId: 'tsk_x', agentId: 'a', command: 'ls', workdir: 'rel' }, field: 'workdir' },
+  ],
+  read_file: [
+    { args: { taskId: 'tsk_x' }, field: 'path' },
+    { args: { taskId: 'tsk_x', path: 'a', maxBytes: 0 }, field: 'maxBytes' },
+  ],
+  write_file: [
+    { args: { taskId: 'tsk_x', agentId: 'a', path: 'f' }, field: 'content' },
+    {
+      args: { taskId: 'tsk_x', agentId: 'a', path: 'f', content: 'x', encoding: 'hex' },
+      field: 'encoding',
+    },
+  ],
 };

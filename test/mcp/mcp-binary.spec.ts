@@ -10,6 +10,7 @@ const baseEnv = (home: string): Record<string, string> => ({
   PATH: process.env.PATH ?? '',
   HOME: process.env.HOME ?? '/tmp',
   OPENCODE_HOME: home,
+  OPENCODE_SANDBOX_RUNTIME: 'memory',
 });
 
 function frames(messages: object[]): string {

@@ -5,14 +5,20 @@ import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { McpModule } from '../../src/modules/mcp/mcp.module';
 import { McpToolRegistry } from '../../src/modules/mcp/mcp-tool.registry';
+import type { OpenCodeToolsOptionsInput } from '../../src/config/options';
 import { OpenCodeToolsModule } from '../../src/opencode-tools.module';
 import { tempHome } from '../helpers/temp-home';
 
 @Module({})
 class McpTestRoot {}
 
-/** A Nest container with the in-memory store and the MCP module, as the CLI builds it. */
-export async function mcpApp(): Promise<{
+/**
+ * A Nest container with the in-memory store and the MCP module, as the CLI builds it; sandboxes
+ * in-process unless a Docker `sandbox` configuration is given.
+ */
+export async function mcpApp(
+  sandbox: OpenCodeToolsOptionsInput['sandbox'] = { runtime: 'memory' },
+): Promise<{
   app: INestApplicationContext;
   registry: McpToolRegistry;
   close: () => Promise<void>;
@@ -22,7 +28,11 @@ export async function mcpApp(): Promise<{
     {
       module: McpTestRoot,
       imports: [
-        OpenCodeToolsModule.forRoot({ home: home.dir, database: { driver: 'memory' } }),
+        OpenCodeToolsModule.forRoot({
+          home: home.dir,
+          database: { driver: 'memory' },
+          sandbox,
+        }),
         McpModule,
       ],
     },

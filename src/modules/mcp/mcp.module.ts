@@ -2,19 +2,22 @@ import { Module } from '@nestjs/common';
 import { HistoryModule } from '../history/history.module';
 import { LocksModule } from '../locks/locks.module';
 import { TasksModule } from '../tasks/tasks.module';
+import { ServerBackgroundWork } from './commands/background-work';
 import { MCP_TOOL_PROVIDERS } from './mcp-tool';
 import { McpToolRegistry } from './mcp-tool.registry';
 import { HistoryTools } from './tools/history.tools';
 import { LockTools } from './tools/locks.tools';
+import { SandboxTools } from './tools/sandbox.tools';
 import { TaskLifecycleTools } from './tools/task-lifecycle.tools';
 import { TaskQueryTools } from './tools/task-query.tools';
 
 /** Tool providers, in the order their tools are listed. */
-const TOOL_PROVIDERS = [TaskLifecycleTools, TaskQueryTools, LockTools, HistoryTools];
+const TOOL_PROVIDERS = [TaskLifecycleTools, TaskQueryTools, SandboxTools, LockTools, HistoryTools];
 
 /**
  * The MCP tools as ordinary injectables, and the registry that turns them into SDK servers.
- * Importing this module loads no MCP SDK code; transports import it on demand.
+ * SandboxTools reach the Docker module through its global exports; a provider whose service is
+ * absent contributes no tools. Importing this module loads no MCP SDK code.
  */
 @Module({
   imports: [TasksModule, LocksModule, HistoryModule],
@@ -26,7 +29,8 @@ const TOOL_PROVIDERS = [TaskLifecycleTools, TaskQueryTools, LockTools, HistoryTo
       inject: TOOL_PROVIDERS,
     },
     McpToolRegistry,
+    ServerBackgroundWork,
   ],
-  exports: [McpToolRegistry],
+  exports: [McpToolRegistry, ServerBackgroundWork],
 })
 export class McpModule {}

@@ -1,6 +1,7 @@
 import { Command, Help } from 'nest-commander';
 import { BaseCommand, type BaseOptions } from '../../cli/base.command';
 import { McpToolRegistry } from '../mcp-tool.registry';
+import { ServerBackgroundWork } from './background-work';
 
 /** `opencode-tools mcp`: MCP over stdio, for clients that spawn the server. */
 @Command({
@@ -8,7 +9,10 @@ import { McpToolRegistry } from '../mcp-tool.registry';
   description: 'serve MCP over stdio (protocol on stdout, logs on stderr)',
 })
 export class McpStdioCommand extends BaseCommand {
-  constructor(private readonly registry: McpToolRegistry) {
+  constructor(
+    private readonly registry: McpToolRegistry,
+    private readonly background: ServerBackgroundWork,
+  ) {
     super();
   }
 
@@ -17,12 +21,14 @@ export class McpStdioCommand extends BaseCommand {
     const { serveStdio, routeConsoleToStderr } = await import('../transports/stdio.transport');
     const restoreConsole = routeConsoleToStderr();
     const stdio = await serveStdio(this.registry);
+    this.background.start();
     const onSignal = () => void stdio.stop(30_000);
     process.once('SIGTERM', onSignal);
     process.once('SIGINT', onSignal);
     try {
       await stdio.closed;
     } finally {
+      this.background.stop();
       process.off('SIGTERM', onSignal);
       process.off('SIGINT', onSignal);
       restoreConsole();

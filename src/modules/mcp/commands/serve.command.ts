@@ -4,6 +4,7 @@ import { ValidationError } from '../../../domain/errors';
 import { OPENCODE_OPTIONS, type OpenCodeToolsOptions } from '../../../config/options';
 import { BaseCommand, parse, type BaseOptions } from '../../cli/base.command';
 import { McpToolRegistry } from '../mcp-tool.registry';
+import { ServerBackgroundWork } from './background-work';
 
 interface ServeOptions extends BaseOptions {
   host?: string;
@@ -22,6 +23,7 @@ interface ServeOptions extends BaseOptions {
 export class McpServeCommand extends BaseCommand<ServeOptions> {
   constructor(
     private readonly registry: McpToolRegistry,
+    private readonly background: ServerBackgroundWork,
     @Inject(OPENCODE_OPTIONS) private readonly options: OpenCodeToolsOptions,
   ) {
     super();
@@ -37,12 +39,14 @@ export class McpServeCommand extends BaseCommand<ServeOptions> {
       allowedHosts: o.allowedHost,
       allowedOrigins: o.allowedOrigin,
     });
+    this.background.start();
     const auth = cfg.token ? 'bearer token required' : 'no token (loopback only)';
     process.stderr.write(`opencode-tools MCP server listening on ${http.url} (${auth})\n`);
     if (o.json) process.stdout.write(`${JSON.stringify({ url: http.url, port: http.port })}\n`);
     await new Promise<void>((resolve) => {
       const stop = (signal: string) => {
         process.stderr.write(`${signal}: finishing in-flight calls, then exiting\n`);
+        this.background.stop();
         void http.close(o.drainTimeout).finally(resolve);
       };
       process.once('SIGTERM', () => stop('SIGTERM'));

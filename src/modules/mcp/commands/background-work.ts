@@ -1,0 +1,28 @@
+import { Injectable, Optional } from '@nestjs/common';
+import { ReconcilerService } from '../../docker/reconciler.service';
+import { SandboxMonitorService } from '../../docker/sandbox-monitor.service';
+
+/**
+ * What a long-running server process does besides answering: reconcile sandboxes with the engine
+ * (at start and periodically) and sample their resource use. CLI one-shot commands never start it.
+ */
+@Injectable()
+export class ServerBackgroundWork {
+  constructor(
+    @Optional() private readonly reconciler?: ReconcilerService,
+    @Optional() private readonly monitor?: SandboxMonitorService,
+  ) {}
+
+  /** Starts after the transport is up, so the first answer never waits for the engine. */
+  start(): void {
+    setImmediate(() => {
+      this.reconciler?.startTimer();
+      this.monitor?.startTimer();
+    }).unref();
+  }
+
+  stop(): void {
+    this.reconciler?.stopTimer();
+    this.monitor?.stopTimer();
+  }
+}

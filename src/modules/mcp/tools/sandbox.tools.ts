@@ -1,0 +1,214 @@
+import { Injectable, Optional } from '@nestjs/common';
+import { z } from 'zod';
+import { SandboxService } from '../../docker/sandbox.service';
+import { defineTool, type McpToolDefinition, type McpToolProvider } from '../mcp-tool';
+import { formatBytes, headTail, isText } from '../output-budget';
+import { fields } from '../tool-schemas';
+
+/** Default and largest output returned per stream by execute_in_task (the journal keeps more). */
+const OUTPUT_DEFAULT = 16 * 1024;
+const OUTPUT_MAX = 1024 * 1024;
+/** Default and largest file content returned by read_file. */
+const READ_DEFAULT = 256 * 1024;
+const READ_MAX = 8 * 1024 * 1024;
+const PROGRESS_EVERY_MS = 1000;
+
+const path = z
+  .string()
+  .min(1, 'must not be empty')
+  .max(4096)
+  .describe(
+    'File path in the sandbox; relative paths are under the workspace, e.g. "src/index.ts".',
+  );
+
+/** Commands and files in a task's sandbox; present when the Docker module is. */
+@Injectable()
+export class SandboxTools implements McpToolProvider {
+  constructor(@Optional() private readonly sandboxes?: SandboxService) {}
+
+  tools(): McpToolDefinition[] {
+    const sandboxes = this.sandboxes;
+    if (!sandboxes) return [];
+    return [
+      defineTool({
+        name: 'execute_in_task',
+        title: 'Run a command in the task sandbox',
+        description:
+          "Run a command in the task's isolated sandbox and return its exit code and output (head and tail within maxOutputBytes per stream; the byte counts are the full sizes). A non-zero exit is a normal result, not an error. Long commands send progress; cancelling the call kills the command.",
+        input: {
+          taskId: fields.taskId,
+          agentId: fields.agentId,
+          command: z
+            .union([
+              z.string().trim().min(1, 'must not be empty'),
+              z.array(z.string()).min(1, 'must not be empty'),
+            ])
+            .describe(
+              'Either a shell string run by /bin/sh -c (pipes, &&, globs work), e.g. "npm test 2>&1 | tail -50", or an argv array run without a shell, e.g. ["git", "status"].',
+            ),
+          timeoutMs: z
+            .number()
+            .int()
+            .positive()
+            .optional()
+            .describe('Kill the command after this many milliseconds (default 60000).'),
+          env: z
+            .record(
+              z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'names are [A-Za-z_][A-Za-z0-9_]*'),
+              z.string(),
+            )
+            .optional()
+            .describe('Extra environment variables for this command, e.g. {"CI":"1"}.'),
+          workdir: z
+            .string()
+            .startsWith('/', 'must be an absolute path')
+            .optional()
+            .describe('Working directory (absolute path). Default: the sandbox workspace.'),
+          stdin: z.string().optional().describe("Text written to the command's standard input."),
+          maxOutputBytes: z
+            .number()
+            .int()
+            .min(256)
+            .max(OUTPUT_MAX)
+            .optional()
+            .describe(`Output returned per stream, head and tail (default ${OUTPUT_DEFAULT}).`),
+        },
+        output: {
+          executionId: z.string(),
+          exitCode: z.number().int().nullable(),
+          stdout: z.string(),
+          stderr: z.string(),
+          timedOut: z.boolean(),
+          truncated: z.boolean(),
+          stdoutBytes: z.number().int(),
+          stderrBytes: z.number().int(),
+          durationMs: z.number(),
+        },
+        annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: false },
+        async handler(a, ctx) {
+          const started = Date.now();
+          const seen = { stdout: 0, stderr: 0 };
+          const timeoutS = a.timeoutMs ? Math.ceil(a.timeoutMs / 1000) : undefined;
+          const timer = setInterval(() => {
+            const s = Math.round((Date.now() - started) / 1000);
+            void ctx.progress(
+              s,
+              timeoutS,
+              `running for ${s}s; stdout ${formatBytes(seen.stdout)}, stderr ${formatBytes(seen.stderr)}`,
+            );
+          }, PROGRESS_EVERY_MS);
+          timer.unref();
+          let r;
+          try {
+            r = await sandboxes.exec(
+              a.taskId,
+              {
+                command: a.command,
+                env: a.env,
+                workdir: a.workdir,
+                stdin: a.stdin,
+                timeoutMs: a.timeoutMs,
+                agentId: a.agentId,
+              },
+              (stream, chunk) => (seen[stream] += chunk.length),
+            );
+          } finally {
+            clearInterval(timer);
+          }
+          const budget = a.maxOutputBytes ?? OUTPUT_DEFAULT;
+          const stdout = headTail(r.stdout, budget);
+          const stderr = headTail(r.stderr, budget);
+          const how = r.timedOut
+            ? `timed out after ${r.durationMs}ms`
+            : `exited ${r.exitCode ?? '(killed)'} in ${r.durationMs}ms`;
+          const oom = r.oomKilled ? ' It was killed for exceeding the memory limit.' : '';
+          return {
+            structured: {
+              executionId: r.executionId,
+              exitCode: r.exitCode,
+              stdout: stdout.text,
+              stderr: stderr.text,
+              timedOut: r.timedOut,
+              truncated: r.truncated || stdout.truncated || stderr.truncated,
+              stdoutBytes: r.stdoutBytes,
+              stderrBytes: r.stderrBytes,
+              durationMs: r.durationMs,
+              oomKilled: r.oomKilled,
+            },
+            text: `Command ${how} (execution ${r.executionId}); stdout ${formatBytes(r.stdoutBytes)}, stderr ${formatBytes(r.stderrBytes)}.${oom}`,
+          };
+        },
+      }),
+      defineTool({
+        name: 'read_file',
+        title: 'Read a file from the task sandbox',
+        description:
+          'Read a file in the task sandbox. Text comes back as UTF-8; binary content as base64 (encoding says which).',
+        input: {
+          taskId: fields.taskId,
+          agentId: fields.actingAgentId,
+          path,
+          maxBytes: z
+            .number()
+            .int()
+            .min(1)
+            .max(READ_MAX)
+            .optional()
+            .describe(
+              `Return at most this many bytes (default ${READ_DEFAULT}); "truncated" says if more exist.`,
+            ),
+        },
+        output: {
+          path: z.string(),
+          content: z.string(),
+          encoding: z.enum(['utf8', 'base64']),
+          bytes: z.number().int(),
+          truncated: z.boolean(),
+        },
+        annotations: { readOnlyHint: true, idempotentHint: true },
+        async handler(a) {
+          const buf = await sandboxes.readFile(a.taskId, a.path, { agentId: a.agentId });
+          const max = a.maxBytes ?? READ_DEFAULT;
+          const part = buf.length > max ? buf.subarray(0, max) : buf;
+          const text = isText(part);
+          return {
+            structured: {
+              path: a.path,
+              content: text ? part.toString('utf8') : part.toString('base64'),
+              encoding: text ? 'utf8' : 'base64',
+              bytes: buf.length,
+              truncated: part.length < buf.length,
+            },
+            text: `${a.path}: ${formatBytes(buf.length)}${part.length < buf.length ? `, first ${formatBytes(part.length)} returned` : ''}${text ? '' : ' (binary, base64)'}.`,
+          };
+        },
+      }),
+      defineTool({
+        name: 'write_file',
+        title: 'Write a file in the task sandbox',
+        description:
+          'Create or overwrite a file in the task sandbox (parent directories are created).',
+        input: {
+          taskId: fields.taskId,
+          agentId: fields.agentId,
+          path,
+          content: z.string().describe('The whole new content of the file.'),
+          encoding: z
+            .enum(['utf8', 'base64'])
+            .optional()
+            .describe('How content is encoded: "utf8" (default) or "base64" for binary files.'),
+        },
+        output: { path: z.string(), bytes: z.number().int() },
+        annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: true },
+        async handler(a) {
+          const buf = Buffer.from(a.content, a.encoding === 'base64' ? 'base64' : 'utf8');
+          await sandboxes.writeFile(a.taskId, a.path, buf, { agentId: a.agentId });
+          return {
+            structured: { path: a.path, bytes: buf.length },
+            text: `Wrote ${formatBytes(buf.length)} to ${a.path}.`,
+          };
+        },
+      }),
+    ];
+  }
+}

@@ -1,0 +1,125 @@
+import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { call, errorText, inMemoryClient, mcpApp, ok } from './mcp-harness';
+
+describe('MCP sandbox tools (in-process sandbox runtime)', () => {
+  let ctx: Awaited<ReturnType<typeof mcpApp>>;
+  let client: Client;
+  let taskId: string;
+
+  beforeAll(async () => {
+    ctx = await mcpApp();
+    client = await inMemoryClient(ctx.registry);
+    const t = await ok(client, 'create_task_sandbox', {
+      name: 'sandboxed',
+      env: { GREETING: 'hi' },
+    });
+    taskId = t.taskId as string;
+    await ok(client, 'attach_agent_to_task', { taskId, agentId: 'a1' });
+    await ok(client, 'resume_task', { taskId, agentId: 'a1' });
+  });
+  afterAll(async () => {
+    await client?.close();
+    await ctx?.close();
+  });
+
+  it('runs a command and journals it under its execution id', async () => {
+    const r = await ok(client, 'execute_in_task', {
+      taskId,
+      agentId: 'a1',
+      command: ['echo', 'hello', 'world'],
+    });
+    expect(r).toMatchObject({
+      exitCode: 0,
+      stdout: 'hello world\n',
+      stderr: '',
+      timedOut: false,
+      truncated: false,
+      stdoutBytes: 12,
+      stderrBytes: 0,
+    });
+    expect(r.executionId).toMatch(/^exe_/);
+    const { executions } = await ok(client, 'list_executions', { taskId });
+    expect(executions[0]).toMatchObject({ executionId: r.executionId, exitCode: 0 });
+  });
+
+  it('reports a failing command as a result, and output beyond the budget as head and tail', async () => {
+    const failed = await ok(client, 'execute_in_task', {
+      taskId,
+      agentId: 'a1',
+      command: 'exit 3',
+    });
+    expect(failed.exitCode).toBe(3);
+    const big = await ok(client, 'execute_in_task', {
+      taskId,
+      agentId: 'a1',
+      command: ['echo', `start-${'x'.repeat(5000)}-end`],
+      maxOutputBytes: 1000,
+    });
+    expect(big.truncated).toBe(true);
+    expect(big.stdoutBytes).toBe(5011);
+    expect(big.stdout).toMatch(/^start-x+\n\[… \d+ bytes omitted …\]\nx+-end\n$/);
+  });
+
+  it('sends progress while a long command runs', async () => {
+    const progress: number[] = [];
+    const r = await client.callTool(
+      {
+        name: 'execute_in_task',
+        arguments: { taskId, agentId: 'a1', command: ['sleep', '2.2'] },
+      },
+      undefined,
+      { onprogress: (p) => progress.push(p.progress) },
+    );
+    expect(r.isError).toBeFalsy();
+    expect(progress.length).toBeGreaterThanOrEqual(1);
+  });
+
+  it('writes and reads files, text and binary', async () => {
+    expect(
+      await ok(client, 'write_file', {
+        taskId,
+        agentId: 'a1',
+        path: 'notes/todo.md',
+        content: 'é\n',
+      }),
+    ).toEqual({ path: 'notes/todo.md', bytes: 3 });
+    expect(await ok(client, 'read_file', { taskId, path: 'notes/todo.md' })).toEqual({
+      path: 'notes/todo.md',
+      content: 'é\n',
+      encoding: 'utf8',
+      bytes: 3,
+      truncated: false,
+    });
+    const bin = Buffer.from([0, 1, 2, 255]).toString('base64');
+    await ok(client, 'write_file', {
+      taskId,
+      agentId: 'a1',
+      path: 'b.bin',
+      content: bin,
+      encoding: 'base64',
+    });
+    expect(await ok(client, 'read_file', { taskId, path: 'b.bin', maxBytes: 2 })).toMatchObject({
+      content: Buffer.from([0, 1]).toString('base64'),
+      encoding: 'base64',
+      bytes: 4,
+      truncated: true,
+    });
+  });
+
+  it('refuses an agent that is not attached to the exclusive task', async () => {
+    const r = await call(client, 'execute_in_task', {
+      taskId,
+      agentId: 'intruder',
+      command: 'pwd',
+    });
+    expect(r.isError).toBe(true);
+    expect(errorText(r)).toMatch(/^(LOCK_HELD|NOT_ATTACHED): .*'a1'/);
+    const w = await call(client, 'write_file', {
+      taskId,
+      agentId: 'intruder',
+      path: 'x',
+      content: 'x',
+    });
+    expect(errorText(w)).toMatch(/^(LOCK_HELD|NOT_ATTACHED): /);
+  });
+});
