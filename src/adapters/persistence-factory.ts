@@ -1,11 +1,12 @@
 import type { OpenCodeToolsOptions } from '../config/options';
-import { DomainError } from '../domain/errors';
 import type { PersistenceAdaptersFactory } from '../ports/persistence-adapters.port';
 
 /**
  * Picks the storage family from configuration. Adapters are loaded with `import()` so a process
  * pays only for the driver it uses (TypeORM alone costs ~0.2 s to load).
  */
+export const POSTGRES_DEFAULTS = { poolSize: 10, connectTimeoutMs: 5000 } as const;
+
 export const openConfiguredPersistence: PersistenceAdaptersFactory = async (
   options: OpenCodeToolsOptions,
 ) => {
@@ -21,9 +22,12 @@ export const openConfiguredPersistence: PersistenceAdaptersFactory = async (
         persistence: options.persistence,
       });
     case 'postgres':
-      throw new DomainError(
-        'STORAGE_UNAVAILABLE',
-        'OPENCODE_DATABASE_URL names a Postgres database, but the Postgres adapters are not available in this version; use a SQLite path',
-      );
+      return (await import('./postgres')).createPostgresAdapters({
+        url: db.url,
+        poolSize: db.poolSize ?? POSTGRES_DEFAULTS.poolSize,
+        connectTimeoutMs: db.connectTimeoutMs ?? POSTGRES_DEFAULTS.connectTimeoutMs,
+        home: options.home,
+        persistence: options.persistence,
+      });
   }
 };

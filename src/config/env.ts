@@ -24,14 +24,37 @@ export const ENV_VARS: Record<string, string> = {
   OPENCODE_MCP_HOST: `HTTP bind address for serve (default ${DEFAULTS.mcpHost})`,
   OPENCODE_MCP_PORT: `HTTP port for serve (default ${DEFAULTS.mcpPort})`,
   OPENCODE_MCP_TOKEN: 'bearer token required by serve (mandatory when binding beyond loopback)',
+  OPENCODE_PG_POOL_SIZE: 'Postgres: connections per process (default 10, 1-200)',
+  OPENCODE_PG_CONNECT_TIMEOUT:
+    'Postgres: connection attempt timeout (duration, default 5s); no retries',
   ...PERSISTENCE_ENV_VARS,
   ...SANDBOX_ENV_VARS,
 };
 
-function parseDatabaseUrl(raw: string, home: string): DatabaseOptions {
+function parseDatabaseUrl(
+  raw: string,
+  home: string,
+  get: (k: string) => string | undefined,
+): DatabaseOptions {
   const value = raw.trim();
   if (value === 'memory:' || value === ':memory:') return { driver: 'memory' };
-  if (/^postgres(ql)?:\/\//.test(value)) return { driver: 'postgres', url: value };
+  if (/^postgres(ql)?:\/\//.test(value)) {
+    const pool = get('OPENCODE_PG_POOL_SIZE');
+    const timeout = get('OPENCODE_PG_CONNECT_TIMEOUT');
+    const poolSize = pool === undefined ? undefined : Number(pool);
+    if (poolSize !== undefined && (!Number.isInteger(poolSize) || poolSize < 1 || poolSize > 200)) {
+      throw new ValidationError(
+        'OPENCODE_PG_POOL_SIZE',
+        `'${pool}' is not a whole number from 1 to 200`,
+      );
+    }
+    return {
+      driver: 'postgres',
+      url: value,
+      poolSize,
+      connectTimeoutMs: timeout ? parseDuration(timeout, 'OPENCODE_PG_CONNECT_TIMEOUT') : undefined,
+    };
+  }
   if (/^[a-z][a-z0-9+.-]*:\/\//i.test(value)) {
     throw new ValidationError(
       'OPENCODE_DATABASE_URL',
@@ -69,7 +92,7 @@ export function loadConfigFromEnv(env: NodeJS.ProcessEnv = process.env): OpenCod
   const hooksFile = get('OPENCODE_HOOKS_FILE');
   return resolveOptions({
     home,
-    database: dbUrl ? parseDatabaseUrl(dbUrl, home) : undefined,
+    database: dbUrl ? parseDatabaseUrl(dbUrl, home, get) : undefined,
     sqliteBusyTimeoutMs: busy ? parseDuration(busy, 'OPENCODE_SQLITE_BUSY_TIMEOUT') : undefined,
     sandboxImage: get('OPENCODE_SANDBOX_IMAGE'),
     hooksFile: hooksFile ? resolve(hooksFile) : undefined,

@@ -13,7 +13,16 @@ import {
 export const OPENCODE_OPTIONS = Symbol('opencode-tools:Options');
 
 export type DatabaseOptions =
-  { driver: 'sqlite'; path: string } | { driver: 'memory' } | { driver: 'postgres'; url: string };
+  | { driver: 'sqlite'; path: string }
+  | { driver: 'memory' }
+  | {
+      driver: 'postgres';
+      url: string;
+      /** Connections in this process's pool (default 10). */
+      poolSize?: number;
+      /** How long one connection attempt may take before start-up fails (default 5000 ms). */
+      connectTimeoutMs?: number;
+    };
 
 /** Everything the modules need, resolved. Build it with `resolveOptions()` or `loadConfigFromEnv()`. */
 export interface OpenCodeToolsOptions {

@@ -42,10 +42,12 @@ describe('configuration from the environment', () => {
     ['OPENCODE_SQLITE_BUSY_TIMEOUT', 'soon'],
     ['OPENCODE_HOOK_TIMEOUT', '-1s'],
     ['OPENCODE_DATABASE_URL', 'mysql://u:pw@h/db'],
+    ['OPENCODE_PG_POOL_SIZE', '0'],
+    ['OPENCODE_PG_CONNECT_TIMEOUT', 'forever'],
   ])('an invalid %s=%s is an error naming the variable', (k, v) => {
     let err: unknown;
     try {
-      loadConfigFromEnv({ [k]: v });
+      loadConfigFromEnv({ OPENCODE_DATABASE_URL: 'postgres://u@h/db', [k]: v });
     } catch (e) {
       err = e;
     }

@@ -52,6 +52,7 @@ export async function createPostgresAdapters(
 ): Promise<PersistenceAdapters> {
   const ds = await openPostgresDataSource(opts);
   const pool = rawPool(ds);
+  const applied = await pool.query<{ name: string }>('SELECT name FROM migrations ORDER BY id');
   const p = resolvePersistenceOptions(opts.persistence);
   const logs = new PostgresLogStore(pool, {
     flushIntervalMs: p.logFlushIntervalMs,
@@ -60,6 +61,7 @@ export async function createPostgresAdapters(
   });
   return {
     description: `postgres:${redactUrl(opts.url)}`,
+    migrations: applied.rows.map((r) => r.name),
     tasks: new PostgresTaskRepository(pool),
     locks: new PostgresLockStore(pool),
     state: new PostgresStateStore(pool, p.stateMaxBytes),
