@@ -2,10 +2,15 @@ import { Module, type DynamicModule, type ModuleMetadata, type Provider } from '
 import { EventEmitterModule } from '@nestjs/event-emitter';
 import { openConfiguredPersistence } from './adapters/persistence-factory';
 import { openConfiguredSandboxRuntime } from './adapters/sandbox-factory';
+import {
+  openConfiguredSnapshotter,
+  type SandboxSnapshotterFactory,
+} from './adapters/snapshotter-factory';
 import { OPENCODE_OPTIONS, resolveOptions, type OpenCodeToolsOptionsInput } from './config/options';
 import { CoreModule } from './modules/core/core.module';
 import { DockerModule } from './modules/docker/docker.module';
 import { HistoryModule } from './modules/history/history.module';
+import { SnapshotterModule } from './modules/history/snapshotter.module';
 import { HooksModule } from './modules/hooks/hooks.module';
 import { LocksModule } from './modules/locks/locks.module';
 import { PersistenceModule } from './modules/persistence/persistence.module';
@@ -18,6 +23,8 @@ export interface OpenCodeToolsModuleExtras {
   adapters?: PersistenceAdaptersFactory;
   /** Replace the sandbox runtime chosen from `sandbox.runtime` (e.g. the memory fake in tests). */
   sandboxRuntime?: SandboxRuntimeFactory;
+  /** Replace how checkpoints capture the sandbox filesystem (return undefined for none). */
+  snapshotter?: SandboxSnapshotterFactory;
   /** Set false when the host app already calls `EventEmitterModule.forRoot()`. Default true. */
   eventEmitter?: boolean;
 }
@@ -71,6 +78,7 @@ export class OpenCodeToolsModule {
         PersistenceModule.forRoot(extras.adapters ?? openConfiguredPersistence),
         TasksModule,
         HistoryModule,
+        SnapshotterModule.forRoot(extras.snapshotter ?? openConfiguredSnapshotter),
         LocksModule,
         DockerModule.forRoot(extras.sandboxRuntime ?? openConfiguredSandboxRuntime),
       ],

@@ -14,7 +14,9 @@ const DIST = join(__dirname, '..', '..', 'dist', 'opencode-tools.module.js');
 const ROUNDS = Number(process.env.CRASH_ROUNDS ?? 12);
 
 async function boot(home: string) {
-  @Module({ imports: [OpenCodeToolsModule.forRoot({ home })] })
+  @Module({
+    imports: [OpenCodeToolsModule.forRoot({ home, sandbox: { runtime: 'memory' } } as never)],
+  })
   class M {}
   return NestFactory.createApplicationContext(M, { logger: false });
 }

@@ -1,0 +1,28 @@
+import type { OpenCodeToolsOptions } from '../config/options';
+import type { SandboxSnapshotter } from '../ports/sandbox-snapshotter.port';
+
+/** Opens the sandbox snapshotter for checkpoints; `undefined` = checkpoints without a filesystem. */
+export type SandboxSnapshotterFactory = (
+  options: OpenCodeToolsOptions,
+) => Promise<SandboxSnapshotter | undefined>;
+
+/**
+ * The Docker snapshotter when sandboxes run on Docker (none for the in-memory runtime). dockerode is
+ * loaded, and the engine contacted, only when a checkpoint is first taken, restored or forked.
+ */
+export const openConfiguredSnapshotter: SandboxSnapshotterFactory = async (options) => {
+  if (options.sandbox.runtime !== 'docker') return undefined;
+  let real: Promise<SandboxSnapshotter> | undefined;
+  const load = () =>
+    (real ??= (async () => {
+      const { default: Docker } = await import('dockerode');
+      const { DockerSandboxSnapshotter } = await import('./docker/docker-snapshotter');
+      return new DockerSandboxSnapshotter(new Docker());
+    })());
+  return {
+    snapshot: async (...a) => (await load()).snapshot(...a),
+    restore: async (...a) => (await load()).restore(...a),
+    fork: async (...a) => (await load()).fork(...a),
+    remove: async (...a) => (await load()).remove(...a),
+  };
+};
