@@ -142,9 +142,22 @@ export class SqliteLockStore implements LockStore {
     };
   }
 
-  /** Runs a write, retrying if the file is still busy after the driver's busy timeout. */
-  private async write<T>(fn: () => T): Promise<T> {
-    for (let attempt = 0; ; attempt++) {
+  /**
+   * Runs a write, retrying if the file is still busy after the driver's busy timeout. The first
+   * attempt runs synchronously (no async frame on the hot path).
+   */
+  private write<T>(fn: () => T): Promise<T> {
+    try {
+      return Promise.resolve(fn());
+    } catch (err) {
+      if (!isBusy(err)) return Promise.reject(err);
+      return this.retry(fn);
+    }
+  }
+
+  private async retry<T>(fn: () => T): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      await new Promise((r) => setTimeout(r, 20 * 2 ** attempt + Math.random() * 20));
       try {
         return fn();
       } catch (err) {
@@ -157,7 +170,6 @@ export class SqliteLockStore implements LockStore {
             )}s (another process holds a long write transaction); retry, or raise OPENCODE_SQLITE_BUSY_TIMEOUT`,
           );
         }
-        await new Promise((r) => setTimeout(r, 20 * 2 ** attempt + Math.random() * 20));
       }
     }
   }
