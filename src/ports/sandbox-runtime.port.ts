@@ -10,6 +10,8 @@ export const SANDBOX_LABELS = {
   taskId: 'opencode-tools.task-id',
   instanceId: 'opencode-tools.instance-id',
   version: 'opencode-tools.version',
+  /** Which task registry (database) the sandbox belongs to; a reconciler only reaps its own. */
+  registry: 'opencode-tools.registry',
 } as const;
 
 export interface HostMount {
@@ -71,6 +73,7 @@ export interface SandboxResource {
   name: string;
   taskId: string;
   instanceId?: string;
+  registry?: string;
   createdAt?: string;
 }
 

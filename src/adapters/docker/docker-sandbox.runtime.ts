@@ -177,6 +177,7 @@ export class DockerSandboxRuntime implements SandboxRuntime {
         name: (c.Names?.[0] ?? c.Id).replace(/^\//, ''),
         taskId: c.Labels?.[SANDBOX_LABELS.taskId] ?? '',
         instanceId: c.Labels?.[SANDBOX_LABELS.instanceId],
+        registry: c.Labels?.[SANDBOX_LABELS.registry],
         createdAt: new Date(c.Created * 1000).toISOString(),
       })),
       ...nets.map((n) => ({
@@ -184,6 +185,7 @@ export class DockerSandboxRuntime implements SandboxRuntime {
         name: n.name,
         taskId: n.taskId,
         instanceId: n.labels[SANDBOX_LABELS.instanceId],
+        registry: n.labels[SANDBOX_LABELS.registry],
         createdAt: n.createdAt,
       })),
       ...vols.map((v) => ({
@@ -191,6 +193,7 @@ export class DockerSandboxRuntime implements SandboxRuntime {
         name: v.name,
         taskId: v.taskId,
         instanceId: v.labels[SANDBOX_LABELS.instanceId],
+        registry: v.labels[SANDBOX_LABELS.registry],
         createdAt: v.createdAt,
       })),
     ];

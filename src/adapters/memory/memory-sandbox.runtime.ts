@@ -129,6 +129,7 @@ export class MemorySandboxRuntime implements SandboxRuntime {
       name,
       taskId,
       instanceId: labels[SANDBOX_LABELS.instanceId],
+      registry: labels[SANDBOX_LABELS.registry],
       createdAt: now,
     });
     const volume = `oct-ws-${taskId}`;
@@ -239,6 +240,7 @@ export class MemorySandboxRuntime implements SandboxRuntime {
         name: s.info.name,
         taskId: s.info.taskId,
         instanceId: s.info.labels[SANDBOX_LABELS.instanceId],
+        registry: s.info.labels[SANDBOX_LABELS.registry],
         createdAt: s.info.createdAt,
       })),
       ...[...this.networks.values()].map((n) => ({ ...n })),
@@ -366,11 +368,20 @@ function builtin(
     case 'sleep':
       return { exitCode: 0, durationMs: Number(args[0]) * 1000 };
     case 'sh': {
-      const exit = args[0] === '-c' ? /^\s*exit\s+(\d+)\s*$/.exec(args[1] ?? '') : null;
+      // Just enough shell for tests: `exit N`, and `echo WORDS [>&2]` with "$VAR" expansion.
+      const script = args[0] === '-c' ? (args[1] ?? '') : '';
+      const exit = /^\s*exit\s+(\d+)\s*$/.exec(script);
       if (exit) return { exitCode: Number(exit[1]) };
-      const echoErr = args[0] === '-c' ? /^\s*echo\s+(.*?)\s*>&2\s*$/.exec(args[1] ?? '') : null;
-      if (echoErr) return { exitCode: 0, stderr: `${echoErr[1]}\n` };
-      return { exitCode: 2, stderr: `sh: the memory runtime cannot run '${args[1]}'\n` };
+      const echo = /^\s*echo\s+(.*?)\s*(>&2)?\s*$/.exec(script);
+      if (echo) {
+        const text = echo[1]
+          .replace(/"?\$\{?([A-Za-z_][A-Za-z0-9_]*)\}?"?/g, (_, v: string) => ctx.env[v] ?? '')
+          .replace(/^"(.*)"$/, '$1');
+        return echo[2]
+          ? { exitCode: 0, stderr: `${text}\n` }
+          : { exitCode: 0, stdout: `${text}\n` };
+      }
+      return { exitCode: 2, stderr: `sh: the memory runtime cannot run '${script}'\n` };
     }
     default:
       return { exitCode: 127, stderr: `${cmd}: not found\n` };

@@ -3,6 +3,7 @@ import { EventEmitter2 } from '@nestjs/event-emitter';
 import { OPENCODE_OPTIONS, type OpenCodeToolsOptions } from '../../config/options';
 import { isTerminal, type Task } from '../../domain/task';
 import {
+  SANDBOX_LABELS,
   SANDBOX_RUNTIME,
   type SandboxInfo,
   type SandboxResource,
@@ -10,6 +11,7 @@ import {
 } from '../../ports/sandbox-runtime.port';
 import { TASK_REPOSITORY, type TaskRepository } from '../../ports/task-repository.port';
 import { TasksService } from '../tasks/tasks.service';
+import { registryId } from './sandbox-policy';
 import { SandboxService } from './sandbox.service';
 import { SANDBOX_EVENTS } from './sandbox.events';
 
@@ -97,10 +99,14 @@ export class ReconcilerService implements OnApplicationShutdown {
         report.errors.push({ taskId, message: (err as Error).message });
       }
     };
-    const [containers, resources] = await Promise.all([
+    // Only this registry's sandboxes: other data homes may share the engine.
+    const mine = registryId(this.options);
+    const [allContainers, allResources] = await Promise.all([
       this.runtime.list(),
       this.runtime.listResources(),
     ]);
+    const containers = allContainers.filter((c) => c.labels[SANDBOX_LABELS.registry] === mine);
+    const resources = allResources.filter((r) => r.registry === mine);
     const byTask = new Map<string, SandboxInfo>(containers.map((c) => [c.taskId, c]));
 
     // Cases 1 and 2: live tasks that should have a sandbox.

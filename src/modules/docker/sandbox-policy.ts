@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { existsSync, realpathSync } from 'node:fs';
 import { isAbsolute, relative } from 'node:path';
 import { z } from 'zod';
@@ -14,6 +15,21 @@ import {
 } from '../../ports/sandbox-runtime.port';
 
 const VERSION = (require('../../../package.json') as { version: string }).version;
+
+/**
+ * Identifies the task registry sandboxes belong to (a hash of the database location, credentials
+ * left out), so that several data homes sharing one engine never reap each other's sandboxes.
+ */
+export function registryId(options: OpenCodeToolsOptions): string {
+  const db = options.database;
+  const where =
+    db.driver === 'sqlite'
+      ? `sqlite:${db.path}`
+      : db.driver === 'postgres'
+        ? `postgres:${db.url.replace(/\/\/[^@/]*@/, '//')}`
+        : `memory:${options.instanceId}`;
+  return createHash('sha256').update(where).digest('hex').slice(0, 16);
+}
 
 /** `child` is `root` or inside it, compared by path components (never by string prefix). */
 export function isWithin(root: string, child: string): boolean {
@@ -70,6 +86,7 @@ export function resolveSandboxConfig(
     labels: {
       [SANDBOX_LABELS.instanceId]: options.instanceId,
       [SANDBOX_LABELS.version]: VERSION,
+      [SANDBOX_LABELS.registry]: registryId(options),
     },
     logMaxSize: o.logMaxSize,
     logMaxFiles: o.logMaxFiles,
