@@ -17,5 +17,18 @@ export { HooksService } from './modules/hooks/hooks.service';
 export { HooksModule } from './modules/hooks/hooks.module';
 export { TaskHook } from './modules/hooks/task-hook.decorator';
 export * from './modules/hooks/hook.types';
+export { LocksModule } from './modules/locks/locks.module';
+export {
+  LockManager,
+  type AcquireOptions,
+  type RetryOptions,
+  type WithLockOptions,
+} from './modules/locks/lock-manager.service';
+export {
+  AgentAttachmentService,
+  type Attachment,
+  taskResource,
+} from './modules/locks/agent-attachment.service';
+export { LOCK_LIMITS } from './domain/lock';
 export { createMemoryAdapters } from './adapters/memory';
 export { openConfiguredPersistence } from './adapters/persistence-factory';
