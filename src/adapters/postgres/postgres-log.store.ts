@@ -1,10 +1,10 @@
-import type { Pool, PoolClient } from 'pg';
+import type { Pool } from 'pg';
 import { DomainError, ValidationError } from '../../domain/errors';
 import type { LogEntry, LogQuery } from '../../domain/history';
 import type { LogReadResult, LogStore } from '../../ports/log-store.port';
 import { DEFAULT_LOG_MAX_BYTES, logCapError } from '../jsonl/log-cap';
 import { logReadQuery, logRecords, toLogRow, type LogRowInput } from './postgres-log-rows';
-import { inTransaction, lockTask, PG_LOCK_SPACE } from './postgres-tx';
+import { copyLogPrefix, deleteLog, logHead, writeLogGroup } from './postgres-log-writes';
 
 export interface PostgresLogStoreOptions {
   /** Longest an appended entry waits in memory before its group is written (ms). Default 20. */
@@ -26,11 +26,6 @@ interface Sink {
   /** Writes of this task, in order: one group at a time, so positions follow append order. */
   chain: Promise<void>;
   error?: Error;
-}
-
-interface Head {
-  next_pos: number;
-  bytes: number;
 }
 
 /** Idle per-task bookkeeping kept at most (only sizes: it is re-learnt at the next write). */
@@ -115,7 +110,7 @@ export class PostgresLogStore implements LogStore {
     sink.inFlight += bytes;
     sink.chain = sink.chain.then(async () => {
       try {
-        const { head, dropped } = await this.writeGroup(taskId, group);
+        const { head, dropped } = await writeLogGroup(this.pool, taskId, group, this.maxBytes);
         sink.size = head.bytes;
         if (dropped) {
           sink.error = new ValidationError(
@@ -136,53 +131,6 @@ export class PostgresLogStore implements LogStore {
     });
   }
 
-  private head(db: Pool | PoolClient, taskId: string): Promise<Head> {
-    return db
-      .query<Head>(
-        'SELECT next_pos::float8 AS next_pos, bytes::float8 AS bytes FROM task_log_heads WHERE task_id = $1',
-        [taskId],
-      )
-      .then((r) => r.rows[0] ?? { next_pos: 0, bytes: 0 });
-  }
-
-  private writeGroup(
-    taskId: string,
-    group: LogRowInput[],
-  ): Promise<{ head: Head; dropped: number }> {
-    return inTransaction(this.pool, async (c) => {
-      await lockTask(c, PG_LOCK_SPACE.taskLog, taskId);
-      const head = await this.head(c, taskId);
-      let n = 0;
-      let bytes = head.bytes;
-      while (n < group.length && bytes + group[n].bytes <= this.maxBytes) bytes += group[n++].bytes;
-      if (!n) return { head, dropped: group.length };
-      const rows = group.slice(0, n);
-      const next = { next_pos: head.next_pos + n, bytes };
-      await c.query(
-        `WITH ins AS (
-           INSERT INTO task_logs (task_id, pos, ts, level, message, message_json, data, bytes)
-           SELECT $1, $2 + u.o - 1, u.ts, u.level, u.message, u.message_json::json, u.data::json, u.bytes
-           FROM unnest($3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::int[])
-             WITH ORDINALITY AS u(ts, level, message, message_json, data, bytes, o))
-         INSERT INTO task_log_heads (task_id, next_pos, bytes) VALUES ($1, $9, $10)
-         ON CONFLICT (task_id) DO UPDATE SET next_pos = EXCLUDED.next_pos, bytes = EXCLUDED.bytes`,
-        [
-          taskId,
-          head.next_pos,
-          rows.map((r) => r.ts),
-          rows.map((r) => r.level),
-          rows.map((r) => r.message),
-          rows.map((r) => r.messageJson),
-          rows.map((r) => r.data),
-          rows.map((r) => r.bytes),
-          next.next_pos,
-          next.bytes,
-        ],
-      );
-      return { head: next, dropped: group.length - n };
-    });
-  }
-
   async flush(taskId?: string): Promise<void> {
     const ids = taskId === undefined ? [...this.sinks.keys()] : [taskId];
     for (const id of ids) {
@@ -196,7 +144,7 @@ export class PostgresLogStore implements LogStore {
 
   async end(taskId: string): Promise<number> {
     await this.flush(taskId);
-    const head = await this.head(this.pool, taskId);
+    const head = await logHead(this.pool, taskId);
     const s = this.sinks.get(taskId);
     if (s && !s.inFlight && !s.queued) s.size = head.bytes;
     return head.next_pos;
@@ -206,7 +154,7 @@ export class PostgresLogStore implements LogStore {
     await this.flush(taskId);
     // The head first: every entry below it is committed, so bounding the read by it means a
     // follow-up read from `next` can never skip an entry committed in between.
-    const end = (await this.head(this.pool, taskId)).next_pos;
+    const end = (await logHead(this.pool, taskId)).next_pos;
     const from = q.from ?? 0;
     const { sql, params, tail } = logReadQuery(taskId, q, from, end);
     const { rows } = await this.pool.query(sql, params);
@@ -227,46 +175,7 @@ export class PostgresLogStore implements LogStore {
   async copyPrefix(fromTask: string, toTask: string, position: number): Promise<void> {
     await this.flush(fromTask);
     await this.flush(toTask);
-    const size = await inTransaction(this.pool, async (c) => {
-      await lockTask(c, PG_LOCK_SPACE.taskLog, toTask);
-      const k = Math.max(0, Math.min(position, (await this.head(c, fromTask)).next_pos));
-      const own = await this.head(c, toTask);
-      if (!k) return own.bytes;
-      const { rows } = await c.query<{ b: number }>(
-        'SELECT COALESCE(SUM(bytes), 0)::float8 AS b FROM task_logs WHERE task_id = $1 AND pos < $2',
-        [fromTask, k],
-      );
-      const bytes = own.bytes + rows[0].b;
-      if (bytes > this.maxBytes) throw logCapError(toTask, this.maxBytes);
-      // The child's own entries move after the parent's prefix. Through negative positions, because
-      // the primary key is checked row by row and `pos + k` would collide with not-yet-moved rows.
-      if (own.next_pos) {
-        await c.query('UPDATE task_logs SET pos = -1 - (pos + $2) WHERE task_id = $1', [toTask, k]);
-        await c.query('UPDATE task_logs SET pos = -1 - pos WHERE task_id = $1', [toTask]);
-        await c.query(
-          'UPDATE task_log_rewinds SET from_pos = from_pos + $2, to_pos = to_pos + $2 WHERE task_id = $1',
-          [toTask, k],
-        );
-      }
-      await c.query(
-        `INSERT INTO task_logs (task_id, pos, ts, level, message, message_json, data, bytes)
-         SELECT $2, pos, ts, level, message, message_json, data, bytes FROM task_logs
-         WHERE task_id = $1 AND pos < $3`,
-        [fromTask, toTask, k],
-      );
-      await c.query(
-        `INSERT INTO task_log_rewinds (task_id, from_pos, to_pos, checkpoint_id)
-         SELECT $2, from_pos, LEAST(to_pos, $3), checkpoint_id FROM task_log_rewinds
-         WHERE task_id = $1 AND from_pos < $3 ORDER BY id`,
-        [fromTask, toTask, k],
-      );
-      await c.query(
-        `INSERT INTO task_log_heads (task_id, next_pos, bytes) VALUES ($1, $2, $3)
-         ON CONFLICT (task_id) DO UPDATE SET next_pos = EXCLUDED.next_pos, bytes = EXCLUDED.bytes`,
-        [toTask, own.next_pos + k, bytes],
-      );
-      return bytes;
-    });
+    const size = await copyLogPrefix(this.pool, fromTask, toTask, position, this.maxBytes);
     const s = this.sinks.get(toTask);
     if (s && !s.inFlight && !s.queued) s.size = size;
   }
@@ -284,12 +193,7 @@ export class PostgresLogStore implements LogStore {
       s.queued = 0;
       await s.chain;
     }
-    await inTransaction(this.pool, async (c) => {
-      await lockTask(c, PG_LOCK_SPACE.taskLog, taskId);
-      for (const table of ['task_logs', 'task_log_rewinds', 'task_log_heads']) {
-        await c.query(`DELETE FROM ${table} WHERE task_id = $1`, [taskId]);
-      }
-    });
+    await deleteLog(this.pool, taskId);
   }
 
   /** Writes everything queued; the pool belongs to the caller. */
