@@ -37,7 +37,7 @@ describe('CLI: attach-agent, detach, heartbeat, locks', () => {
   afterAll(() => home.cleanup());
 
   it('attaches, refuses a second agent with exit 4 naming the holder, and lists the lease', async () => {
-    const a = run('attach-agent', '--task', task, '--agent', 'alpha', '--ttl', '4s', '--json');
+    const a = run('attach-agent', '--task', task, '--agent', 'alpha', '--ttl', '6s', '--json');
     expect(a.code).toBe(0);
     const lease = JSON.parse(a.out);
     expect(lease).toMatchObject({ taskId: task, agentId: 'alpha', mode: 'exclusive', token: 1 });
