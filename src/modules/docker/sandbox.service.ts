@@ -27,14 +27,8 @@ const envName = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
 export const execInputSchema = z
   .object({
-    command: z.union([
-      z
-        .array(z.string())
-        .min(1, 'must not be empty; give the program and its arguments, e.g. ["ls", "-la"]')
-        .refine((a) => a[0].trim() !== '', 'the program name must not be empty'),
-      z.string().trim().min(1, 'must not be empty'),
-      z.object({ shell: z.string().trim().min(1, 'must not be empty') }).strict(),
-    ]),
+    // Checked by commandOf(): a union's errors would not say which rule the input broke.
+    command: z.unknown(),
     env: z
       .record(z.string().regex(envName, 'names are [A-Za-z_][A-Za-z0-9_]*'), z.string())
       .optional(),
@@ -46,7 +40,28 @@ export const execInputSchema = z
   .strict();
 
 /** A command: an argv array (no shell), or a string / `{shell}` run by `/bin/sh -c`, explicitly. */
-export type ExecInput = z.input<typeof execInputSchema>;
+export type ExecInput = Omit<z.input<typeof execInputSchema>, 'command'> & {
+  command: string[] | string | { shell: string };
+};
+
+/** Validates a command, saying exactly what is wrong with it. */
+export function commandOf(c: unknown): string[] | { shell: string } {
+  const bad = (msg: string) => new ValidationError('command', msg);
+  if (Array.isArray(c)) {
+    if (!c.length)
+      throw bad('must not be empty; give the program and its arguments, e.g. ["ls", "-la"]');
+    if (!c.every((a) => typeof a === 'string')) throw bad('every argument must be a string');
+    if (!(c[0] as string).trim()) throw bad('the program name (first item) must not be empty');
+    return c as string[];
+  }
+  const shell = typeof c === 'string' ? c : (c as { shell?: unknown } | null)?.shell;
+  if (typeof shell === 'string') {
+    if (!shell.trim())
+      throw bad('must not be empty; give a shell script such as "make && make test"');
+    return { shell };
+  }
+  throw bad('is required: an argv array such as ["ls", "-la"], or a shell string');
+}
 export type SandboxExecResult = ExecResult & { executionId: string; taskId: string };
 
 export interface SandboxStatus {
@@ -144,6 +159,7 @@ export class SandboxService {
     input: ExecInput,
     onOutput?: ExecOutputListener,
   ): Promise<SandboxExecResult> {
+    const command = commandOf((input as { command?: unknown })?.command);
     const data = parseOrThrow(execInputSchema, input);
     const o = this.options.sandbox;
     const timeoutMs = data.timeoutMs ?? o.execTimeoutMs;
@@ -154,7 +170,6 @@ export class SandboxService {
       );
     }
     await this.liveTask(taskId, data.agentId);
-    const command = typeof data.command === 'string' ? { shell: data.command } : data.command;
     const executionId = newId('exe');
     const startedAt = new Date().toISOString();
     const result = await this.runtime.exec(
