@@ -24,7 +24,7 @@ export type PersistenceOptionsInput = Partial<PersistenceOptions>;
 export const PERSISTENCE_DEFAULTS: PersistenceOptions = {
   logFsync: 'batch',
   logFlushIntervalMs: 20,
-  logFlushBytes: 256 * 1024,
+  logFlushBytes: 64 * 1024,
   logMaxBytes: 256 * 1024 * 1024,
   stateMaxBytes: 1024 * 1024,
   autoCheckpoint: [],
