@@ -49,6 +49,9 @@ export async function serveStdio(
   const onEnd = () => void stop(DRAIN_MS);
   stdin.once('end', onEnd);
   server.server.onclose = () => void stop();
+  // A malformed frame is reported and skipped; the session goes on.
+  server.server.onerror = (err) =>
+    process.stderr.write(`mcp stdio: ignored a bad message: ${err.message}\n`);
   await server.connect(transport);
   trackRequests(transport, inFlight);
   return { closed, stop };
