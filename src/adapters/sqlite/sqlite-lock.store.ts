@@ -35,6 +35,8 @@ const isBusy = (err: unknown): boolean =>
  */
 export class SqliteLockStore implements LockStore {
   private readonly s: Record<string, BetterSqlite3.Statement>;
+  /** The four shapes of `list` (filters by resource and/or holder), prepared on first use. */
+  private readonly listStmts = new Map<string, BetterSqlite3.Statement>();
   private readonly acquireTx: (req: AcquireRequest) => AcquireOutcome;
   private readonly releaseTx: (
     resource: string,
@@ -199,9 +201,10 @@ export class SqliteLockStore implements LockStore {
     if (filter.resource !== undefined) where.push('resource = @resource');
     if (filter.holder !== undefined) where.push('holder = @holder');
     const sql = `SELECT ${COLUMNS} FROM lock_grants WHERE ${where.join(' AND ')} ORDER BY resource, token`;
-    return this.write(() =>
-      (this.db.prepare(sql).all({ now, ...filter }) as GrantRecord[]).map(toGrant),
-    );
+    let stmt = this.listStmts.get(sql);
+    if (!stmt) this.listStmts.set(sql, (stmt = this.db.prepare(sql)));
+    const query = stmt;
+    return this.write(() => (query.all({ now, ...filter }) as GrantRecord[]).map(toGrant));
   }
 
   purgeExpired(now: number): Promise<number> {
