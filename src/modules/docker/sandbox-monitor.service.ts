@@ -20,10 +20,12 @@ export function alertsFor(
       message: `memory at ${s.memoryPercent}% of the ${Math.round(s.memoryLimitBytes / 1048576)} MiB limit (alert at ${memoryAlertPercent}%)`,
     });
   }
-  if (s.pidsLimit && s.pids >= s.pidsLimit) {
+  // "At the limit" allows 10 % headroom: a fork that fails at the limit usually takes its
+  // parent down, so a sample rarely sees the exact maximum.
+  if (s.pidsLimit && s.pids >= Math.floor(s.pidsLimit * 0.9)) {
     out.push({
       kind: 'pidsAtLimit',
-      message: `${s.pids} processes: at the limit of ${s.pidsLimit}`,
+      message: `${s.pids} processes: at (or within 10 % of) the limit of ${s.pidsLimit}`,
     });
   }
   return out;

@@ -1,0 +1,173 @@
+import { Module } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import fc from 'fast-check';
+import { MemorySandboxRuntime } from '../../src/adapters/memory/memory-sandbox.runtime';
+import { sandboxOptionsFromEnv } from '../../src/config/sandbox-options';
+import { CappedOutput } from '../../src/domain/capped-output';
+import { DomainError } from '../../src/domain/errors';
+import { sandboxPath } from '../../src/domain/sandbox-path';
+import { isWithin } from '../../src/modules/docker/sandbox-policy';
+import { SandboxService } from '../../src/modules/docker/sandbox.service';
+import { TasksService } from '../../src/modules/tasks/tasks.service';
+import { OpenCodeToolsModule } from '../../src/opencode-tools.module';
+import { tempHome } from '../helpers/temp-home';
+
+describe('CappedOutput', () => {
+  it('keeps everything up to the cap, then exactly the head and the tail, and counts all bytes', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.uint8Array({ maxLength: 300 }), { maxLength: 30 }),
+        fc.integer({ min: 2, max: 500 }),
+        (chunks, cap) => {
+          const c = new CappedOutput(cap);
+          for (const ch of chunks) c.push(Buffer.from(ch));
+          const all = Buffer.concat(chunks.map((ch) => Buffer.from(ch)));
+          expect(c.total).toBe(all.length);
+          expect(c.truncated).toBe(all.length > cap);
+          const out = c.toBuffer();
+          if (all.length <= cap) return expect(out.equals(all)).toBe(true);
+          const head = Math.ceil(cap / 2);
+          const tail = cap - head;
+          expect(out.subarray(0, head).equals(all.subarray(0, head))).toBe(true);
+          expect(out.subarray(out.length - tail).equals(all.subarray(all.length - tail))).toBe(
+            true,
+          );
+          expect(out.includes(Buffer.from(`[… ${all.length - cap} bytes omitted …]`))).toBe(true);
+        },
+      ),
+    );
+  });
+});
+
+describe('sandbox paths are checked by component', () => {
+  it.each([
+    ['a.txt', '/workspace/a.txt'],
+    ['src/./main.ts', '/workspace/src/main.ts'],
+    ['/etc/hosts', '/etc/hosts'],
+    ['//workspace//x', '/workspace/x'],
+    ['..foo/bar', '/workspace/..foo/bar'],
+  ])('%s → %s', (input, out) => expect(sandboxPath(input)).toBe(out));
+  it.each(['', '   ', '../x', 'a/../../b', '/workspace/..', 'dir/', '/', 'a\0b'])(
+    'refuses %j naming the field',
+    (input) => expect(() => sandboxPath(input)).toThrow(/^path: /),
+  );
+  it('compares host paths by component, not prefix', () => {
+    expect(isWithin('/srv/share', '/srv/share/a')).toBe(true);
+    expect(isWithin('/srv/share', '/srv/share')).toBe(true);
+    expect(isWithin('/srv/share', '/srv/share-evil')).toBe(false);
+    expect(isWithin('/srv/share', '/srv')).toBe(false);
+  });
+});
+
+describe('sandbox configuration from the environment', () => {
+  const env = (vars: Record<string, string>) => (k: string) => vars[k];
+  it('parses limits, lists and durations', () => {
+    const o = sandboxOptionsFromEnv(
+      env({
+        OPENCODE_SANDBOX_MAX_MEMORY: '2048',
+        OPENCODE_SANDBOX_NETWORKS: 'none,internal',
+        OPENCODE_EXEC_TIMEOUT: '2m',
+        OPENCODE_SANDBOX_MOUNTS: '/srv/a:/srv/b',
+      }),
+    );
+    expect(o).toMatchObject({
+      max: { memoryMb: 2048 },
+      allowedNetworks: ['none', 'internal'],
+      execTimeoutMs: 120_000,
+      mountAllowList: ['/srv/a', '/srv/b'],
+    });
+  });
+  it.each([
+    [
+      { OPENCODE_SANDBOX_MAX_PIDS: 'lots' },
+      /^OPENCODE_SANDBOX_MAX_PIDS: 'lots' is not a whole number/,
+    ],
+    [{ OPENCODE_SANDBOX_NETWORKS: 'host' }, /^OPENCODE_SANDBOX_NETWORKS: 'host' is not one of/],
+    [
+      { OPENCODE_SANDBOX_MEMORY: '8192' },
+      /^OPENCODE_SANDBOX_MEMORY: default 8192 is above the maximum/,
+    ],
+    [{ OPENCODE_EXEC_TIMEOUT: '2h' }, /^OPENCODE_EXEC_TIMEOUT: .* above OPENCODE_EXEC_TIMEOUT_MAX/],
+    [
+      { OPENCODE_SANDBOX_MOUNTS: 'relative/dir' },
+      /^OPENCODE_SANDBOX_MOUNTS: 'relative\/dir' is not an absolute path/,
+    ],
+    [{ OPENCODE_SANDBOX_RUNTIME: 'podman' }, /^OPENCODE_SANDBOX_RUNTIME/],
+  ])('%j is an error naming the variable', (vars, msg) => {
+    expect(() => sandboxOptionsFromEnv(env(vars))).toThrow(msg);
+  });
+});
+
+describe('task lifecycle with the memory sandbox runtime', () => {
+  const home = tempHome();
+  afterAll(() => home.cleanup());
+
+  async function boot(runtime: MemorySandboxRuntime | (() => never)) {
+    const factory = jest.fn(async () => {
+      if (typeof runtime === 'function') runtime();
+      return runtime as MemorySandboxRuntime;
+    });
+    @Module({
+      imports: [
+        OpenCodeToolsModule.forRoot(
+          { home: home.dir, database: { driver: 'memory' }, sandboxImage: 'img:1' },
+          { sandboxRuntime: factory },
+        ),
+      ],
+    })
+    class M {}
+    const app = await NestFactory.createApplicationContext(M, { logger: false });
+    return { app, factory, tasks: app.get(TasksService), sandboxes: app.get(SandboxService) };
+  }
+
+  it('opens the runtime only when a task needs a sandbox', async () => {
+    const { app, factory, tasks } = await boot(() => {
+      throw new Error('must not be opened');
+    });
+    const t = await tasks.create({ name: 'plain' });
+    await tasks.start(t.id);
+    await tasks.complete(t.id);
+    await tasks.delete(t.id);
+    expect(factory).not.toHaveBeenCalled();
+    await app.close();
+  });
+
+  it('provisions on create, stops on finish, tears down on delete; refusals create nothing', async () => {
+    const rt = new MemorySandboxRuntime({ images: ['img:1'] });
+    const { app, tasks, sandboxes } = await boot(rt);
+    const t = await tasks.create({ name: 'boxed', sandbox: { limits: { pids: 100 } } });
+    expect((await rt.inspect(t.id))?.state).toBe('running');
+    expect((await rt.inspect(t.id))?.limits).toEqual({ cpus: 1, memoryMb: 512, pids: 100 });
+    expect((await sandboxes.exec(t.id, { command: ['echo', 'hi'] })).stdout).toBe('hi\n');
+    await tasks.start(t.id);
+    await tasks.complete(t.id);
+    expect((await rt.inspect(t.id))?.state).toBe('exited');
+    await tasks.delete(t.id);
+    expect(await rt.listResources()).toEqual([]);
+
+    const tooBig = tasks.create({ name: 'x', sandbox: { limits: { pids: 100_000 } } });
+    await expect(tooBig).rejects.toThrow(
+      /^sandbox\.limits\.pids: 100000 is above the operator maximum 4096/,
+    );
+    const noNet = tasks.create({ name: 'x', sandbox: { image: 'missing:1' } });
+    await expect(noNet).rejects.toMatchObject({ code: 'NOT_FOUND' });
+    expect((await tasks.list()).total).toBe(0);
+    expect(await rt.listResources()).toEqual([]);
+    await app.close();
+  });
+
+  it('an engine that is down: SANDBOX_UNAVAILABLE, except for a forced delete', async () => {
+    const rt = new MemorySandboxRuntime({ images: ['img:1'] });
+    const { app, tasks } = await boot(rt);
+    const t = await tasks.create({ name: 'boxed', sandbox: {} });
+    rt.setDown(true);
+    const err = await tasks.create({ name: 'y', sandbox: {} }).catch((e) => e);
+    expect(err).toBeInstanceOf(DomainError);
+    expect(err.code).toBe('SANDBOX_UNAVAILABLE');
+    await tasks.cancel(t.id); // the stop after-hook fails and is logged; the change stands
+    await expect(tasks.delete(t.id)).rejects.toMatchObject({ code: 'SANDBOX_UNAVAILABLE' });
+    await tasks.delete(t.id, { force: true });
+    await expect(tasks.get(t.id)).rejects.toMatchObject({ code: 'NOT_FOUND' });
+    await app.close();
+  });
+});
