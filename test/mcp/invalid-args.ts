@@ -1,3 +1,30 @@
+/** Every tool issue 6 asks for. */
+export const ALL_TOOLS = [
+  'create_task_sandbox',
+  'attach_agent_to_task',
+  'detach_agent_from_task',
+  'execute_in_task',
+  'get_task_status',
+  'cancel_task',
+  'delete_task',
+  'list_tasks',
+  'complete_task',
+  'fail_task',
+  'resume_task',
+  'checkpoint_task',
+  'list_checkpoints',
+  'restore_checkpoint',
+  'fork_task',
+  'read_task_logs',
+  'record_decision',
+  'list_decisions',
+  'list_executions',
+  'read_file',
+  'write_file',
+  'list_locks',
+  'task_stats',
+];
+
 /** For each tool, arguments it must refuse and the field the refusal must name. */
 export const INVALID_ARGS: Record<string, { args: Record<string, unknown>; field: string }[]> = {
   create_task_sandbox: [

@@ -4,6 +4,7 @@ import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js'
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { assertBuilt, BIN, cli } from '../helpers/cli';
 import { tempHome } from '../helpers/temp-home';
+import { ALL_TOOLS } from './invalid-args';
 import { call, errorText, ok } from './mcp-harness';
 
 const baseEnv = (home: string): Record<string, string> => ({
@@ -92,9 +93,8 @@ describe('the built binary as an MCP server', () => {
     await client.connect(transport);
     try {
       const { tools } = await client.listTools();
-      expect(tools.map((t) => t.name)).toEqual(
-        expect.arrayContaining(['create_task_sandbox', 'get_task_status', 'list_tasks']),
-      );
+      expect(tools.map((t) => t.name).sort()).toEqual([...ALL_TOOLS].sort());
+      expect(tools.every((t) => t.inputSchema.type === 'object' && t.outputSchema)).toBe(true);
       const t = await ok(client, 'create_task_sandbox', { name: 'over stdio' });
       expect(await ok(client, 'get_task_status', { taskId: t.taskId })).toMatchObject({
         status: 'pending',

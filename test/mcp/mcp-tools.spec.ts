@@ -1,7 +1,7 @@
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { ERROR_META_KEY } from '../../src/modules/mcp/tool-result';
 import { call, errorText, inMemoryClient, mcpApp, ok } from './mcp-harness';
-import { INVALID_ARGS } from './invalid-args';
+import { ALL_TOOLS, INVALID_ARGS } from './invalid-args';
 
 describe('MCP tools over the in-memory transport', () => {
   let ctx: Awaited<ReturnType<typeof mcpApp>>;
@@ -18,6 +18,7 @@ describe('MCP tools over the in-memory transport', () => {
 
   it('lists every tool with described inputs, an output schema and annotations', async () => {
     const { tools } = await client.listTools();
+    expect(tools.map((t) => t.name).sort()).toEqual([...ALL_TOOLS].sort());
     expect(tools.map((t) => t.name).sort()).toEqual(
       ctx.registry
         .tools()
