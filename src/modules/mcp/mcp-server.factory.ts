@@ -2,7 +2,6 @@ import { Logger } from '@nestjs/common';
 import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { z } from 'zod';
 import { DomainError } from '../../domain/errors';
-import type { InFlight } from './in-flight';
 import { phraseInputErrorsLikeDomainErrors } from './input-errors';
 import type { McpToolDefinition, ToolContext } from './mcp-tool';
 import { errorResult, okResult } from './tool-result';
@@ -39,7 +38,7 @@ function contextFrom(extra: RequestExtra): ToolContext {
 }
 
 /** Registers one transport-free tool definition on an SDK server, mapping errors to results. */
-function register(server: McpServer, def: McpToolDefinition, inFlight?: InFlight): void {
+function register(server: McpServer, def: McpToolDefinition): void {
   // Strict input: a misspelt argument (task_id, timeout) is named instead of silently ignored.
   // Loose output: fields added later must not make older clients reject the result.
   const config = {
@@ -50,7 +49,6 @@ function register(server: McpServer, def: McpToolDefinition, inFlight?: InFlight
     annotations: { title: def.title, openWorldHint: false, ...def.annotations },
   };
   const callback = async (args: unknown, extra: RequestExtra) => {
-    const done = inFlight?.begin();
     try {
       return okResult(await def.handler(args as never, contextFrom(extra)));
     } catch (err) {
@@ -58,8 +56,6 @@ function register(server: McpServer, def: McpToolDefinition, inFlight?: InFlight
         logger.error(`tool ${def.name} failed: ${err instanceof Error ? err.stack : String(err)}`);
       }
       return errorResult(err);
-    } finally {
-      done?.();
     }
   };
   server.registerTool(def.name, config, callback as never);
@@ -68,8 +64,6 @@ function register(server: McpServer, def: McpToolDefinition, inFlight?: InFlight
 export interface CreateMcpServerOptions {
   /** Name reported in `initialize`; default "opencode-tools". */
   name?: string;
-  /** Counts running tool calls, so a shutdown can let them finish. */
-  inFlight?: InFlight;
 }
 
 /**
@@ -86,6 +80,6 @@ export async function createMcpServer(
     { capabilities: { tools: {} }, instructions: INSTRUCTIONS },
   );
   phraseInputErrorsLikeDomainErrors(server);
-  for (const def of tools) register(server, def, options.inFlight);
+  for (const def of tools) register(server, def);
   return server;
 }
