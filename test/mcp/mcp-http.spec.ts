@@ -162,6 +162,25 @@ describe('MCP over Streamable HTTP', () => {
     await Promise.all([a.close(), b.close()]);
   });
 
+  it('streams progress of a long command to the HTTP client', async () => {
+    const client = await connect(open.url);
+    const t = await ok(client, 'create_task_sandbox', { name: 'progress over http' });
+    await ok(client, 'attach_agent_to_task', { taskId: t.taskId, agentId: 'h1' });
+    await ok(client, 'resume_task', { taskId: t.taskId, agentId: 'h1' });
+    const seen: string[] = [];
+    const r = await client.callTool(
+      {
+        name: 'execute_in_task',
+        arguments: { taskId: t.taskId, agentId: 'h1', command: ['sleep', '1.3'] },
+      },
+      undefined,
+      { onprogress: (p) => seen.push(p.message ?? '') },
+    );
+    expect(r.structuredContent).toMatchObject({ exitCode: 0 });
+    expect(seen[0]).toMatch(/^running for \d+s/);
+    await client.close();
+  });
+
   it('refuses to bind beyond loopback without a token', () => {
     expect(() => assertSafeBind('0.0.0.0', undefined)).toThrow(/OPENCODE_MCP_TOKEN: is required/);
     expect(() => assertSafeBind('0.0.0.0', 'short')).toThrow(/at least 16/);
