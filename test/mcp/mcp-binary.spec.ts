@@ -82,6 +82,29 @@ describe('the built binary as an MCP server', () => {
     expect(parsed.map((m) => m.id).sort()).toEqual([1, 2, 3]);
   });
 
+  it('mcp: exits 0 on SIGTERM', async () => {
+    const child = spawn(process.execPath, [BIN, 'mcp'], { env: baseEnv(home.dir) });
+    const exited = new Promise<number | null>((r) => child.on('exit', r));
+    const answered = waitFor(child, 'stdout', /"id":1/);
+    child.stdin.write(
+      frames([
+        {
+          jsonrpc: '2.0',
+          id: 1,
+          method: 'initialize',
+          params: {
+            protocolVersion: '2025-06-18',
+            capabilities: {},
+            clientInfo: { name: 't', version: '1' },
+          },
+        },
+      ]),
+    );
+    await answered;
+    child.kill('SIGTERM');
+    expect(await exited).toBe(0);
+  });
+
   it('mcp: serves a real SDK client over stdio', async () => {
     const transport = new StdioClientTransport({
       command: process.execPath,
