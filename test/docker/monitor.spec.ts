@@ -2,6 +2,7 @@ import type { INestApplicationContext } from '@nestjs/common';
 import { Module } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { EventEmitter2 } from '@nestjs/event-emitter';
+import { HooksService } from '../../src/modules/hooks/hooks.service';
 import { SandboxMonitorService } from '../../src/modules/docker/sandbox-monitor.service';
 import { SANDBOX_EVENTS, type SandboxAlert } from '../../src/modules/docker/sandbox.events';
 import { SandboxService } from '../../src/modules/docker/sandbox.service';
@@ -16,6 +17,7 @@ describeDocker('resource monitoring (real engine)', () => {
   const home = tempHome('oct-monitor-');
   let app: INestApplicationContext;
   const alerts: SandboxAlert[] = [];
+  const hooked: string[] = [];
 
   beforeAll(async () => {
     @Module({
@@ -30,6 +32,9 @@ describeDocker('resource monitoring (real engine)', () => {
     class M {}
     app = await NestFactory.createApplicationContext(M, { logger: false });
     app.get(EventEmitter2).on(SANDBOX_EVENTS.alert, (a: SandboxAlert) => alerts.push(a));
+    app.get(HooksService).register('afterSandboxAlert', (ctx) => {
+      hooked.push(`${ctx.task.name}:${(ctx.input as unknown as SandboxAlert).kind}`);
+    });
   });
   afterAll(async () => {
     const tasks = app.get(TasksService);
@@ -62,6 +67,7 @@ describeDocker('resource monitoring (real engine)', () => {
     expect(memAlert.stats!.memoryPercent).toBeGreaterThanOrEqual(90);
     expect(memAlert.message).toMatch(/memory at .*% of the 64 MiB limit/);
     expect(alerts).toEqual(expect.arrayContaining(raised));
+    expect(hooked).toEqual(expect.arrayContaining(['mem:memoryHigh', 'pids:pidsAtLimit']));
     // Still over the threshold: not raised again.
     expect((await monitor.sample()).filter((a) => a.kind !== 'oomKilled')).toEqual([]);
     expect(monitor.latest.get(mem.id)?.memoryPercent).toBeGreaterThanOrEqual(90);
@@ -72,5 +78,6 @@ describeDocker('resource monitoring (real engine)', () => {
     });
     expect(hog.oomKilled).toBe(true);
     expect(alerts.some((a) => a.kind === 'oomKilled' && a.taskId === mem.id)).toBe(true);
+    expect(hooked).toContain('mem:oomKilled');
   });
 });

@@ -17,6 +17,7 @@ import { LocksModule } from '../locks/locks.module';
 import { TasksModule } from '../tasks/tasks.module';
 import { lazySandboxRuntime } from './lazy-runtime';
 import { ReconcilerService } from './reconciler.service';
+import { SandboxAlerts } from './sandbox-alerts';
 import { SandboxMonitorService } from './sandbox-monitor.service';
 import { SandboxService } from './sandbox.service';
 import { TaskSandboxLifecycleService } from './task-sandbox.lifecycle';
@@ -54,6 +55,7 @@ export class DockerModule {
           inject: [SANDBOX_RUNTIME_FACTORY, OPENCODE_OPTIONS],
         },
         SandboxRuntimeLifecycle,
+        SandboxAlerts,
         SandboxService,
         TaskSandboxLifecycleService,
         { provide: TASK_SANDBOX, useExisting: TaskSandboxLifecycleService },

@@ -1,12 +1,12 @@
 import { Inject, Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
-import { EventEmitter2 } from '@nestjs/event-emitter';
 import { OPENCODE_OPTIONS, type OpenCodeToolsOptions } from '../../config/options';
 import {
   SANDBOX_RUNTIME,
   type SandboxRuntime,
   type SandboxStats,
 } from '../../ports/sandbox-runtime.port';
-import { SANDBOX_EVENTS, type SandboxAlert, type SandboxAlertKind } from './sandbox.events';
+import { SandboxAlerts } from './sandbox-alerts';
+import { type SandboxAlert, type SandboxAlertKind } from './sandbox.events';
 
 /** Which thresholds a sample crosses. */
 export function alertsFor(
@@ -46,7 +46,7 @@ export class SandboxMonitorService implements OnApplicationShutdown {
   constructor(
     @Inject(SANDBOX_RUNTIME) private readonly runtime: SandboxRuntime,
     @Inject(OPENCODE_OPTIONS) private readonly options: OpenCodeToolsOptions,
-    private readonly events: EventEmitter2,
+    private readonly alerts: SandboxAlerts,
   ) {}
 
   /** One sampling pass over all running sandboxes; returns the alerts raised. */
@@ -83,7 +83,7 @@ export class SandboxMonitorService implements OnApplicationShutdown {
             at: new Date().toISOString(),
           };
           raised.push(alert);
-          this.events.emit(SANDBOX_EVENTS.alert, alert);
+          await this.alerts.raise(alert);
         }
         this.active.set(info.taskId, after);
       }),

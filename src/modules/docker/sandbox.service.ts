@@ -20,6 +20,7 @@ import {
 import { TASK_REPOSITORY, type TaskRepository } from '../../ports/task-repository.port';
 import { ExecutionsService } from '../history/executions.service';
 import { AgentAttachmentService } from '../locks/agent-attachment.service';
+import { SandboxAlerts } from './sandbox-alerts';
 import { resolveSandboxConfig } from './sandbox-policy';
 import { SANDBOX_EVENTS, type SandboxExecEvent, type SandboxPullEvent } from './sandbox.events';
 
@@ -88,6 +89,7 @@ export class SandboxService {
     private readonly events: EventEmitter2,
     @Optional() private readonly attachments?: AgentAttachmentService,
     @Optional() private readonly journal?: ExecutionsService,
+    @Optional() private readonly alerts?: SandboxAlerts,
   ) {}
 
   /** Validates the task's spec, then creates and starts its sandbox (pulling the image if needed). */
@@ -188,7 +190,7 @@ export class SandboxService {
     this.events.emit(SANDBOX_EVENTS.exec, event);
     await this.record(event, startedAt);
     if (result.oomKilled) {
-      this.events.emit(SANDBOX_EVENTS.alert, {
+      await this.alerts?.raise({
         kind: 'oomKilled',
         taskId,
         message: `a command in the sandbox of task ${taskId} was killed for using more than its memory limit`,

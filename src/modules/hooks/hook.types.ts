@@ -14,6 +14,8 @@ export const TASK_HOOK_EVENTS = [
   'afterTaskCancel',
   'beforeTaskDelete',
   'afterTaskDelete',
+  /** A sandbox crossed a resource threshold or was OOM-killed (`input` is the SandboxAlert). */
+  'afterSandboxAlert',
 ] as const;
 export type TaskHookEvent = (typeof TASK_HOOK_EVENTS)[number];
 
