@@ -143,6 +143,33 @@ describeDocker('docker sandboxes are hardened and contained (real engine)', () =
     expect(ps.stdout).not.toMatch(/sleep 360[0-2]/);
   });
 
+  it('falls back to restarting the container when the in-container kill cannot run', async () => {
+    const taskId = await up();
+    await rt.writeFile(taskId, '/workspace/kept.txt', Buffer.from('kept'));
+    // No shell left for the kill script (the same happens when the pids limit is exhausted).
+    await rt.exec(taskId, {
+      command: ['mv', '/bin/sh', '/bin/sh.off'],
+      timeoutMs: 5000,
+      outputCapBytes: 1024,
+    });
+    const t0 = Date.now();
+    const r = await rt.exec(taskId, {
+      command: ['sleep', '3600'],
+      timeoutMs: 1000,
+      outputCapBytes: 1024,
+    });
+    console.log(`timeout without a shell: returned after ${Date.now() - t0} ms`);
+    expect(r.timedOut).toBe(true);
+    expect((await rt.inspect(taskId))?.state).toBe('running');
+    const ps = await rt.exec(taskId, {
+      command: ['ps', '-o', 'args'],
+      timeoutMs: 5000,
+      outputCapBytes: 4096,
+    });
+    expect(ps.stdout).not.toContain('sleep 3600');
+    expect((await rt.readFile(taskId, '/workspace/kept.txt', 100)).toString()).toBe('kept');
+  });
+
   it('caps an output flood (head and tail kept) with the orchestrator memory bounded', async () => {
     const taskId = await up();
     global.gc?.();
