@@ -6,7 +6,10 @@ import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { McpModule } from '../../src/modules/mcp/mcp.module';
 import { McpToolRegistry } from '../../src/modules/mcp/mcp-tool.registry';
 import type { OpenCodeToolsOptionsInput } from '../../src/config/options';
-import { OpenCodeToolsModule } from '../../src/opencode-tools.module';
+import {
+  OpenCodeToolsModule,
+  type OpenCodeToolsModuleExtras,
+} from '../../src/opencode-tools.module';
 import { tempHome } from '../helpers/temp-home';
 
 @Module({})
@@ -18,6 +21,7 @@ class McpTestRoot {}
  */
 export async function mcpApp(
   sandbox: OpenCodeToolsOptionsInput['sandbox'] = { runtime: 'memory' },
+  extras: OpenCodeToolsModuleExtras = {},
 ): Promise<{
   app: INestApplicationContext;
   registry: McpToolRegistry;
@@ -28,11 +32,14 @@ export async function mcpApp(
     {
       module: McpTestRoot,
       imports: [
-        OpenCodeToolsModule.forRoot({
-          home: home.dir,
-          database: { driver: 'memory' },
-          sandbox,
-        }),
+        OpenCodeToolsModule.forRoot(
+          {
+            home: home.dir,
+            database: { driver: 'memory' },
+            sandbox,
+          },
+          extras,
+        ),
         McpModule,
       ],
     },

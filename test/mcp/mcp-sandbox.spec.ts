@@ -1,4 +1,5 @@
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { MemorySandboxRuntime } from '../../src/adapters/memory/memory-sandbox.runtime';
 import { call, errorText, inMemoryClient, mcpApp, ok } from './mcp-harness';
 
 describe('MCP sandbox tools (in-process sandbox runtime)', () => {
@@ -121,5 +122,29 @@ describe('MCP sandbox tools (in-process sandbox runtime)', () => {
       content: 'x',
     });
     expect(errorText(w)).toMatch(/^(LOCK_HELD|NOT_ATTACHED): /);
+  });
+});
+
+describe('create_task_sandbox while the image is pulled', () => {
+  it('relays the pull as progress notifications', async () => {
+    const ctx = await mcpApp(
+      { runtime: 'memory' },
+      { sandboxRuntime: async () => new MemorySandboxRuntime({ pullable: ['acme/tool:1'] }) },
+    );
+    const client = await inMemoryClient(ctx.registry);
+    try {
+      const seen: string[] = [];
+      const r = await client.callTool(
+        { name: 'create_task_sandbox', arguments: { name: 'pulls', image: 'acme/tool:1' } },
+        undefined,
+        { onprogress: (p) => seen.push(p.message ?? '') },
+      );
+      expect(r.isError).toBeFalsy();
+      expect(seen[0]).toMatch(/^pulling acme\/tool:1: Downloading/);
+      expect(seen.at(-1)).toMatch(/: done$/);
+    } finally {
+      await client.close();
+      await ctx.close();
+    }
   });
 });

@@ -1,9 +1,18 @@
-import { Injectable } from '@nestjs/common';
+import { Inject, Injectable, Optional } from '@nestjs/common';
+import { EventEmitter2 } from '@nestjs/event-emitter';
+import { OPENCODE_OPTIONS, type OpenCodeToolsOptions } from '../../../config/options';
 import { z } from 'zod';
 import { TASK_MODES, type Task } from '../../../domain/task';
 import { LIMITS } from '../../../domain/task.schema';
 import { TasksService } from '../../tasks/tasks.service';
-import { defineTool, type McpToolDefinition, type McpToolProvider } from '../mcp-tool';
+import { SANDBOX_EVENTS, type SandboxPullEvent } from '../../docker/sandbox.events';
+import {
+  defineTool,
+  type McpToolDefinition,
+  type McpToolProvider,
+  type ToolContext,
+} from '../mcp-tool';
+import { formatBytes } from '../output-budget';
 import { fields, sandboxInput, taskLine, taskShape, taskView } from '../tool-schemas';
 
 const taskResult = (task: Task, lead?: string) => ({
@@ -11,19 +20,57 @@ const taskResult = (task: Task, lead?: string) => ({
   text: lead ? `${lead} ${taskLine(task)}` : taskLine(task),
 });
 
+const PULL_PROGRESS_EVERY_MS = 250;
+
 /** Tools that create tasks and move them through their lifecycle. */
 @Injectable()
 export class TaskLifecycleTools implements McpToolProvider {
-  constructor(private readonly tasks: TasksService) {}
+  constructor(
+    private readonly tasks: TasksService,
+    @Inject(OPENCODE_OPTIONS) private readonly options: OpenCodeToolsOptions,
+    @Optional() private readonly events?: EventEmitter2,
+  ) {}
+
+  /**
+   * Relays image-pull progress of `image` as MCP progress while `work` runs (a first pull can take
+   * minutes; progress tells the client the call is alive). Throttled; status changes always pass.
+   */
+  private async withPullProgress<T>(image: string, ctx: ToolContext, work: () => Promise<T>) {
+    const events = this.events;
+    if (!events) return work();
+    let step = 0;
+    let last = 0;
+    let lastStatus = '';
+    const onPull = (e: SandboxPullEvent) => {
+      if (e.image !== image && !e.image.endsWith(`/${image}`)) return;
+      const now = Date.now();
+      if (e.status === lastStatus && now - last < PULL_PROGRESS_EVERY_MS) return;
+      last = now;
+      lastStatus = e.status;
+      const bytes =
+        e.current !== undefined && e.total
+          ? ` ${formatBytes(e.current)} of ${formatBytes(e.total)}`
+          : '';
+      void ctx.progress(++step, undefined, `pulling ${e.image}: ${e.status}${bytes}`);
+    };
+    events.on(SANDBOX_EVENTS.pullProgress, onPull);
+    try {
+      return await work();
+    } finally {
+      events.off(SANDBOX_EVENTS.pullProgress, onPull);
+    }
+  }
 
   tools(): McpToolDefinition[] {
     const tasks = this.tasks;
+    const withPullProgress = this.withPullProgress.bind(this);
+    const defaultImage = this.options.sandboxImage;
     return [
       defineTool({
         name: 'create_task_sandbox',
         title: 'Create a task with its sandbox',
         description:
-          'Create a new task (status "pending") with an isolated sandbox spec. Returns the taskId every other tool needs. Call resume_task to start it.',
+          'Create a new task (status "pending") and its isolated sandbox (the image is pulled if missing; progress is reported). Returns the taskId every other tool needs. Call resume_task to start it.',
         input: {
           name: z
             .string()
@@ -57,7 +104,7 @@ export class TaskLifecycleTools implements McpToolProvider {
         },
         output: taskShape,
         annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false },
-        async handler(a) {
+        async handler(a, ctx) {
           const sandbox = Object.fromEntries(
             Object.entries({
               image: a.image,
@@ -67,14 +114,16 @@ export class TaskLifecycleTools implements McpToolProvider {
               workdir: a.workdir,
             }).filter(([, v]) => v !== undefined),
           );
-          const task = await tasks.create({
-            name: a.name,
-            description: a.description,
-            owner: a.owner,
-            mode: a.mode,
-            metadata: a.metadata,
-            sandbox,
-          });
+          const task = await withPullProgress(a.image ?? defaultImage, ctx, () =>
+            tasks.create({
+              name: a.name,
+              description: a.description,
+              owner: a.owner,
+              mode: a.mode,
+              metadata: a.metadata,
+              sandbox,
+            }),
+          );
           return taskResult(task, 'Created.');
         },
       }),
