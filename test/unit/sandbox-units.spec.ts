@@ -10,6 +10,10 @@ import { isWithin } from '../../src/modules/docker/sandbox-policy';
 import { SandboxService } from '../../src/modules/docker/sandbox.service';
 import { TasksService } from '../../src/modules/tasks/tasks.service';
 import { OpenCodeToolsModule } from '../../src/opencode-tools.module';
+import { EventEmitter2 } from '@nestjs/event-emitter';
+import { PullProgressListener } from '../../src/modules/cli/commands/pull-progress.listener';
+import { SANDBOX_EVENTS, type SandboxPullEvent } from '../../src/modules/docker/sandbox.events';
+import { AgentAttachmentService } from '../../src/modules/locks/agent-attachment.service';
 import { tempHome } from '../helpers/temp-home';
 
 describe('CappedOutput', () => {
@@ -154,6 +158,54 @@ describe('task lifecycle with the memory sandbox runtime', () => {
     expect((await tasks.list()).total).toBe(0);
     expect(await rt.listResources()).toEqual([]);
     await app.close();
+  });
+
+  it('exec as an agent needs a live attachment; pulls report progress events with the task id', async () => {
+    const rt = new MemorySandboxRuntime({ images: ['img:1'], pullable: ['fresh:1'] });
+    const { app, tasks, sandboxes } = await boot(rt);
+    const progress: SandboxPullEvent[] = [];
+    app
+      .get(EventEmitter2)
+      .on(SANDBOX_EVENTS.pullProgress, (e: SandboxPullEvent) => progress.push(e));
+    const t = await tasks.create({ name: 'agents', sandbox: { image: 'fresh:1' } });
+    expect(progress.map((p) => p.status)).toEqual([
+      'Downloading',
+      'Downloading',
+      'Downloading',
+      'done',
+    ]);
+    expect(progress.every((p) => p.taskId === t.id && p.image === 'fresh:1')).toBe(true);
+    const refused = sandboxes.exec(t.id, { command: ['echo'], agentId: 'agent-1' });
+    await expect(refused).rejects.toMatchObject({ code: 'NOT_ATTACHED' });
+    await app.get(AgentAttachmentService).attach(t.id, 'agent-1');
+    const ok = await sandboxes.exec(t.id, { command: ['echo', 'ok'], agentId: 'agent-1' });
+    expect(ok.stdout).toBe('ok\n');
+    await app.close();
+  });
+
+  it('the CLI pull listener draws progress on stderr, never stdout', () => {
+    const listener = new PullProgressListener();
+    const err = jest.spyOn(process.stderr, 'write').mockImplementation(() => true);
+    const out = jest.spyOn(process.stdout, 'write').mockImplementation(() => true);
+    try {
+      for (const current of [0, 50, 100]) {
+        listener.onProgress({
+          taskId: 't',
+          image: 'img',
+          status: 'Downloading',
+          current,
+          total: 100,
+        });
+      }
+      listener.onProgress({ taskId: 't', image: 'img', status: 'done' });
+      const text = err.mock.calls.map((c) => String(c[0])).join('');
+      expect(text).toMatch(/img/);
+      expect(text).toMatch(/pulled img/);
+      expect(out).not.toHaveBeenCalled();
+    } finally {
+      err.mockRestore();
+      out.mockRestore();
+    }
   });
 
   it('an engine that is down: SANDBOX_UNAVAILABLE, except for a forced delete', async () => {

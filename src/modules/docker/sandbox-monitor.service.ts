@@ -1,11 +1,13 @@
 import { Inject, Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
 import { OPENCODE_OPTIONS, type OpenCodeToolsOptions } from '../../config/options';
 import {
+  SANDBOX_LABELS,
   SANDBOX_RUNTIME,
   type SandboxRuntime,
   type SandboxStats,
 } from '../../ports/sandbox-runtime.port';
 import { SandboxAlerts } from './sandbox-alerts';
+import { registryId } from './sandbox-policy';
 import { type SandboxAlert, type SandboxAlertKind } from './sandbox.events';
 
 /** Which thresholds a sample crosses. */
@@ -52,7 +54,11 @@ export class SandboxMonitorService implements OnApplicationShutdown {
   /** One sampling pass over all running sandboxes; returns the alerts raised. */
   async sample(): Promise<SandboxAlert[]> {
     const raised: SandboxAlert[] = [];
-    const infos = await this.runtime.list();
+    // Only this registry's sandboxes: other data homes may share the engine.
+    const mine = registryId(this.options);
+    const infos = (await this.runtime.list()).filter(
+      (i) => i.labels[SANDBOX_LABELS.registry] === mine,
+    );
     const live = new Set<string>();
     await Promise.all(
       infos.map(async (info) => {
