@@ -86,6 +86,10 @@ export async function ok(
   return r.structuredContent as Record<string, any>;
 }
 
-export function errorText(r: ToolResult): string {
+/** The text blocks of a result, joined (error messages, summaries). */
+export function textOf(r: ToolResult): string {
   return (r.content as { type: string; text: string }[]).map((c) => c.text).join('\n');
 }
+
+/** The text of an error result. */
+export const errorText = textOf;

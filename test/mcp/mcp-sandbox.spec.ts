@@ -1,6 +1,6 @@
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { MemorySandboxRuntime } from '../../src/adapters/memory/memory-sandbox.runtime';
-import { call, errorText, inMemoryClient, mcpApp, ok } from './mcp-harness';
+import { call, errorText, inMemoryClient, mcpApp, ok, textOf } from './mcp-harness';
 
 describe('MCP sandbox tools (in-process sandbox runtime)', () => {
   let ctx: Awaited<ReturnType<typeof mcpApp>>;
@@ -142,6 +142,38 @@ describe('create_task_sandbox while the image is pulled', () => {
       expect(r.isError).toBeFalsy();
       expect(seen[0]).toMatch(/^pulling acme\/tool:1: Downloading/);
       expect(seen.at(-1)).toMatch(/: done$/);
+    } finally {
+      await client.close();
+      await ctx.close();
+    }
+  });
+});
+
+describe('text blocks a model reads', () => {
+  it('show command output and file text raw, not as escaped JSON', async () => {
+    const ctx = await mcpApp();
+    const client = await inMemoryClient(ctx.registry);
+    try {
+      const t = await ok(client, 'create_task_sandbox', { name: 'text' });
+      await ok(client, 'attach_agent_to_task', { taskId: t.taskId, agentId: 'a' });
+      await ok(client, 'resume_task', { taskId: t.taskId, agentId: 'a' });
+      const r = await call(client, 'execute_in_task', {
+        taskId: t.taskId,
+        agentId: 'a',
+        command: ['echo', 'line "one"'],
+      });
+      expect(textOf(r)).toMatch(
+        /^Command exited 0 in \d+ms \(execution exe_\w+\); .*\n\[stdout\]\nline "one"$/,
+      );
+      await ok(client, 'write_file', {
+        taskId: t.taskId,
+        agentId: 'a',
+        path: 'a.txt',
+        content: 'x\ny\n',
+      });
+      expect(textOf(await call(client, 'read_file', { taskId: t.taskId, path: 'a.txt' }))).toBe(
+        'a.txt: 4 B.\nx\ny\n',
+      );
     } finally {
       await client.close();
       await ctx.close();

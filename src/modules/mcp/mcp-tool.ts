@@ -16,7 +16,10 @@ export interface ToolContext {
 /** A tool's answer: `structured` becomes `structuredContent`, `text` the text content block. */
 export interface ToolOutput {
   structured: Record<string, unknown>;
+  /** A short summary; the structured JSON is appended for text-only clients unless `fullText`. */
   text: string;
+  /** `text` already carries everything a model needs in readable form (raw output, file text). */
+  fullText?: boolean;
 }
 
 /** MCP tool annotations; hints a client may use to decide what needs the user's confirmation. */

@@ -22,7 +22,12 @@ const NEXT_STEP: Partial<Record<ErrorCode, string>> = {
 /** A successful result: the structured object plus a short text (and the JSON for text-only clients). */
 export function okResult(out: ToolOutput): CallToolResult {
   return {
-    content: [{ type: 'text', text: `${out.text}\n${JSON.stringify(out.structured)}` }],
+    content: [
+      {
+        type: 'text',
+        text: out.fullText ? out.text : `${out.text}\n${JSON.stringify(out.structured)}`,
+      },
+    ],
     structuredContent: out.structured,
   };
 }

@@ -135,7 +135,12 @@ export class SandboxTools implements McpToolProvider {
               durationMs: r.durationMs,
               oomKilled: r.oomKilled,
             },
-            text: `Command ${how} (execution ${r.executionId}); stdout ${formatBytes(r.stdoutBytes)}, stderr ${formatBytes(r.stderrBytes)}.${oom}`,
+            text: [
+              `Command ${how} (execution ${r.executionId}); stdout ${formatBytes(r.stdoutBytes)}, stderr ${formatBytes(r.stderrBytes)}.${oom}`,
+              ...(stdout.text ? ['[stdout]', stdout.text.replace(/\n$/, '')] : []),
+              ...(stderr.text ? ['[stderr]', stderr.text.replace(/\n$/, '')] : []),
+            ].join('\n'),
+            fullText: true,
           };
         },
       }),
@@ -179,7 +184,11 @@ export class SandboxTools implements McpToolProvider {
               bytes: buf.length,
               truncated: part.length < buf.length,
             },
-            text: `${a.path}: ${formatBytes(buf.length)}${part.length < buf.length ? `, first ${formatBytes(part.length)} returned` : ''}${text ? '' : ' (binary, base64)'}.`,
+            // Text files come back readable; binary ones keep the JSON form (base64 in `content`).
+            text: text
+              ? `${a.path}: ${formatBytes(buf.length)}${part.length < buf.length ? `, first ${formatBytes(part.length)} shown` : ''}.\n${part.toString('utf8')}`
+              : `${a.path}: ${formatBytes(buf.length)}, binary (base64 in content).`,
+            fullText: text,
           };
         },
       }),
