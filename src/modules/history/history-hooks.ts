@@ -20,6 +20,9 @@ const LIFECYCLE_LINES: [AfterHookEvent, LogLevel, string][] = [
   ['afterTaskCancel', 'warn', 'task cancelled'],
 ];
 
+/** Transition inputs larger than this (bytes of JSON) are not copied into the log line. */
+export const INPUT_LOG_MAX_BYTES = 8 * 1024;
+
 /** Runs before user hooks of the same event (lower runs first), so logs show the change first. */
 export const HISTORY_HOOK_PRIORITY = 10;
 
@@ -73,7 +76,11 @@ export class HistoryHooks implements OnModuleInit {
     const { task, transition, input } = ctx;
     const data: Record<string, unknown> = { version: task.version };
     if (transition) data.transition = transition;
-    if (input && Object.values(input).some((v) => v !== undefined)) data.input = input;
+    if (input && Object.values(input).some((v) => v !== undefined)) {
+      // Large results or metadata stay in the task record; the log keeps a line, not a copy.
+      const bytes = Buffer.byteLength(JSON.stringify(input));
+      data.input = bytes <= INPUT_LOG_MAX_BYTES ? input : { omitted: true, bytes };
+    }
     this.log.append(task.id, level, message, data);
   }
 
