@@ -181,6 +181,12 @@ describe('MCP over Streamable HTTP', () => {
     await client.close();
   });
 
+  it('says clearly when the port is taken', async () => {
+    await expect(
+      startMcpHttpServer(ctx.registry, { host: '127.0.0.1', port: open.port, log: () => {} }),
+    ).rejects.toMatchObject({ code: 'CONFLICT', message: expect.stringMatching(/already in use/) });
+  });
+
   it('refuses to bind beyond loopback without a token', () => {
     expect(() => assertSafeBind('0.0.0.0', undefined)).toThrow(/OPENCODE_MCP_TOKEN: is required/);
     expect(() => assertSafeBind('0.0.0.0', 'short')).toThrow(/at least 16/);

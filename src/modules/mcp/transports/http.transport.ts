@@ -3,6 +3,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import type { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
+import { DomainError, ValidationError } from '../../../domain/errors';
 import { InFlight } from '../in-flight';
 import type { McpToolDefinition } from '../mcp-tool';
 import type { McpToolRegistry } from '../mcp-tool.registry';
@@ -63,6 +64,29 @@ function rpcError(res: ServerResponse, status: number, code: number, message: st
 }
 
 class BodyTooLarge extends Error {}
+
+/** Why the server could not listen, in words that say what to change. */
+function listenError(err: NodeJS.ErrnoException, host: string, port: number): Error {
+  const where = `${host}:${port}`;
+  switch (err.code) {
+    case 'EADDRINUSE':
+      return new DomainError(
+        'CONFLICT',
+        `${where} is already in use (another serve?); pick another port with --port or OPENCODE_MCP_PORT`,
+        { host, port },
+      );
+    case 'EACCES':
+      return new ValidationError(
+        '--port',
+        `not allowed to listen on ${where}; use a port above 1023`,
+      );
+    case 'EADDRNOTAVAIL':
+    case 'ENOTFOUND':
+      return new ValidationError('--host', `${host} is not an address of this machine`);
+    default:
+      return err;
+  }
+}
 
 function readBody(req: IncomingMessage, max: number): Promise<Buffer> {
   return new Promise((resolve, reject) => {
@@ -210,7 +234,7 @@ export async function startMcpHttpServer(
   });
 
   await new Promise<void>((resolve, reject) => {
-    http.once('error', reject);
+    http.once('error', (err) => reject(listenError(err, opts.host, opts.port)));
     http.listen(opts.port, opts.host, () => {
       http.off('error', reject);
       resolve();
