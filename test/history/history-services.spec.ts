@@ -4,6 +4,7 @@ import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { DomainError } from '../../src/domain/errors';
 import { CheckpointsService } from '../../src/modules/history/checkpoints.service';
+import { AgentAttachmentService } from '../../src/modules/locks/agent-attachment.service';
 import { DecisionsService } from '../../src/modules/history/decisions.service';
 import { ExecutionsService } from '../../src/modules/history/executions.service';
 import { TaskLogService } from '../../src/modules/history/task-log.service';
@@ -268,6 +269,24 @@ describe('task memory services (SQLite + JSONL under a temp home)', () => {
     await tasks.delete(t.id, { force: true });
     expect(existsSync(join(home.dir, 'checkpoints', t.id))).toBe(false);
     expect(readdirSync(join(home.dir, 'logs')).filter((f) => f.startsWith(t.id))).toEqual([]);
+  });
+
+  it('an agent named on a checkpoint, restore or state write must be attached', async () => {
+    const t = await tasks.create({ name: 'a' });
+    expect(
+      await code(checkpoints.create({ taskId: t.id, description: 'x', agentId: 'claude' })),
+    ).toBe('NOT_ATTACHED');
+    expect(await code(state.put(t.id, { a: 1 }, 0, { agentId: 'claude' }))).toBe('NOT_ATTACHED');
+    expect(await checkpoints.list(t.id)).toEqual([]);
+    expect(await state.get(t.id)).toBeNull();
+    await app.get(AgentAttachmentService).attach(t.id, 'claude');
+    const cp = await checkpoints.create({ taskId: t.id, description: 'x', agentId: 'claude' });
+    expect(cp.agentId).toBe('claude');
+    await state.put(t.id, { a: 1 }, 0, { agentId: 'claude' });
+    expect(await code(checkpoints.restore(t.id, cp.id, undefined, { agentId: 'gpt' }))).not.toBe(
+      'ok',
+    );
+    await checkpoints.restore(t.id, cp.id, undefined, { agentId: 'claude' });
   });
 
   it('deleteCheckpoint removes one checkpoint', async () => {

@@ -22,6 +22,7 @@ import {
   type SnapshotProgress,
 } from '../../ports/sandbox-snapshotter.port';
 import { STATE_STORE, type StateStore } from '../../ports/state-store.port';
+import { AgentAttachmentService } from '../locks/agent-attachment.service';
 import { TasksService } from '../tasks/tasks.service';
 import { TaskLogService } from './task-log.service';
 import { TaskLookup } from './task-lookup';
@@ -69,7 +70,13 @@ export class CheckpointsService {
     @Optional()
     @Inject(SANDBOX_SNAPSHOTTER)
     private readonly snapshotter?: SandboxSnapshotter,
+    @Optional() private readonly attachments?: AgentAttachmentService,
   ) {}
+
+  /** An agent acting on a task must hold a live attachment (ARCHITECTURE §2); refused = nothing written. */
+  private async checkAgent(taskId: string, agentId?: string): Promise<void> {
+    if (agentId && this.attachments) await this.attachments.assertAttached(taskId, agentId);
+  }
 
   private now(): string {
     return this.clock.now().toISOString();
@@ -78,6 +85,7 @@ export class CheckpointsService {
   async create(input: CheckpointInput, progress = noProgress): Promise<Checkpoint> {
     const data = parseOrThrow(checkpointInputSchema, input);
     const task = await this.lookup.get(data.taskId);
+    await this.checkAgent(task.id, data.agentId);
     const id = newId('chk');
     progress(`checkpoint ${id}: reserving`);
     const pending = await this.store.begin({ id, taskId: task.id });
@@ -147,9 +155,11 @@ export class CheckpointsService {
     taskId: string,
     checkpointId: string,
     progress = noProgress,
+    opts: { agentId?: string } = {},
   ): Promise<RestoreResult> {
     const task = await this.lookup.get(taskId);
     const cp = await this.get(task.id, checkpointId);
+    await this.checkAgent(task.id, opts.agentId);
     if (cp.snapshot) {
       if (!this.snapshotter) {
         throw new DomainError(

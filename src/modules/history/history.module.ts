@@ -1,4 +1,5 @@
 import { Module } from '@nestjs/common';
+import { LocksModule } from '../locks/locks.module';
 import { TasksModule } from '../tasks/tasks.module';
 import { CheckpointsService } from './checkpoints.service';
 import { DecisionsService } from './decisions.service';
@@ -18,11 +19,12 @@ export const HISTORY_SERVICES = [
 
 /**
  * Task memory: state, logs, decisions, executions, checkpoints. Needs the persistence ports
- * (PersistenceModule, global), CLOCK and HooksService (global), TasksService (for forks). The
+ * (PersistenceModule, global), CLOCK and HooksService (global), TasksService (for forks) and
+ * AgentAttachmentService (an agent named on a checkpoint or restore must be attached). The
  * sandbox filesystem joins checkpoints when a provider of `SANDBOX_SNAPSHOTTER` is visible here.
  */
 @Module({
-  imports: [TasksModule],
+  imports: [TasksModule, LocksModule],
   providers: [TaskLookup, ...HISTORY_SERVICES, HistoryHooks],
   exports: HISTORY_SERVICES,
 })

@@ -1,9 +1,10 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, Optional } from '@nestjs/common';
 import { z } from 'zod';
 import type { StateDoc } from '../../domain/history';
 import { parseOrThrow } from '../../domain/validation';
 import { CLOCK, type Clock } from '../../ports/clock.port';
 import { STATE_STORE, type StateStore } from '../../ports/state-store.port';
+import { AgentAttachmentService } from '../locks/agent-attachment.service';
 import { TaskLookup } from './task-lookup';
 
 const dataSchema = z.record(z.string(), z.unknown(), {
@@ -22,6 +23,7 @@ export class TaskStateService {
     @Inject(STATE_STORE) private readonly store: StateStore,
     @Inject(CLOCK) private readonly clock: Clock,
     private readonly lookup: TaskLookup,
+    @Optional() private readonly attachments?: AgentAttachmentService,
   ) {}
 
   async get(taskId: string): Promise<StateDoc | null> {
@@ -29,9 +31,20 @@ export class TaskStateService {
     return this.store.get(task.id);
   }
 
-  /** `expectedVersion`: the version you read (0 for the first write). @throws CONFLICT, VALIDATION. */
-  async put(taskId: string, data: unknown, expectedVersion: number): Promise<StateDoc> {
+  /**
+   * `expectedVersion`: the version you read (0 for the first write). With `agentId`, the agent must
+   * hold a live attachment. @throws CONFLICT, VALIDATION, NOT_ATTACHED / LEASE_EXPIRED / LOCK_HELD.
+   */
+  async put(
+    taskId: string,
+    data: unknown,
+    expectedVersion: number,
+    opts: { agentId?: string } = {},
+  ): Promise<StateDoc> {
     const task = await this.lookup.get(taskId);
+    if (opts.agentId && this.attachments) {
+      await this.attachments.assertAttached(task.id, opts.agentId);
+    }
     const doc = parseOrThrow(dataSchema, data, 'state');
     const version = parseOrThrow(z.number().int().min(0), expectedVersion, 'expectedVersion');
     return this.store.put(task.id, doc, version, this.clock.now().toISOString());

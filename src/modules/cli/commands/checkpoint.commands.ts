@@ -49,7 +49,10 @@ export class CheckpointTaskCommand extends CheckpointCommand {
   parseDescription(v: string) {
     return v;
   }
-  @Option({ flags: '--agent <id>', description: 'the agent taking the checkpoint' })
+  @Option({
+    flags: '--agent <id>',
+    description: 'the agent taking the checkpoint (must be attached)',
+  })
   parseAgent(v: string) {
     return v;
   }
@@ -82,7 +85,9 @@ export class RestoreCheckpointCommand extends CheckpointCommand {
         'is required; pass --checkpoint <id>, or --list to see the checkpoints of the task',
       );
     }
-    const r = await this.checkpoints.restore(taskId, o.checkpoint, stderrProgress(o.quiet));
+    const r = await this.checkpoints.restore(taskId, o.checkpoint, stderrProgress(o.quiet), {
+      agentId: o.agent,
+    });
     emit(
       !!o.json,
       r,
@@ -99,6 +104,10 @@ export class RestoreCheckpointCommand extends CheckpointCommand {
   @Option({ flags: '--list', description: 'list the checkpoints of the task instead' })
   parseList() {
     return true;
+  }
+  @Option({ flags: '--agent <id>', description: 'the agent restoring (must be attached)' })
+  parseAgent(v: string) {
+    return v;
   }
   @Help('after')
   examples() {
