@@ -136,6 +136,7 @@ export function decideAcquire(
   live: GrantRecord[],
   req: { holder: string; mode: LockMode; ttlMs: number; now: number },
 ): AcquireDecision {
+  if (live.length === 0) return { kind: 'grant' };
   const own = live.find((g) => g.holder === req.holder);
   const others = live.filter((g) => g.holder !== req.holder);
   const conflicting =

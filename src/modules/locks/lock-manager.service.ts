@@ -109,7 +109,8 @@ export class LockManager {
   }
 
   private attempt(req: ReturnType<LockManager['validate']>): Promise<AcquireOutcome> {
-    return this.store.acquire({ ...req, now: this.now() });
+    const { resource, holder, mode, ttlMs } = req;
+    return this.store.acquire({ resource, holder, mode, ttlMs, now: this.now() });
   }
 
   /**
