@@ -125,7 +125,8 @@ export class AgentAttachmentService {
     const ids = this.ids(taskId, agentId);
     const { grant } = await this.locks.releaseLock(taskResource(ids.taskId), ids.agentId, {
       all: true,
-      subject: this.subject(ids.taskId, ids.agentId),
+      // no "attach it first" hint: the caller wanted to be detached, and is
+      subject: { ...this.subject(ids.taskId, ids.agentId), hint: undefined },
     });
     return toAttachment(grant);
   }
