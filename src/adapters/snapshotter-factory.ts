@@ -20,7 +20,9 @@ export const openConfiguredSnapshotter: SandboxSnapshotterFactory = async (optio
       return new DockerSandboxSnapshotter(new Docker());
     })());
   return {
-    snapshot: async (...a) => (await load()).snapshot(...a),
+    // Tasks without a sandbox spec have no container: no need to load dockerode for them.
+    snapshot: async (task, ...rest) =>
+      task.sandbox ? (await load()).snapshot(task, ...rest) : undefined,
     restore: async (...a) => (await load()).restore(...a),
     fork: async (...a) => (await load()).fork(...a),
     remove: async (...a) => (await load()).remove(...a),

@@ -6,7 +6,7 @@ import { DomainError } from '../../domain/errors';
 import type { NetworkPolicy, Task } from '../../domain/task';
 import { SANDBOX_LABELS } from '../../ports/sandbox-runtime.port';
 import type { SandboxSnapshotter, SnapshotProgress } from '../../ports/sandbox-snapshotter.port';
-import { docker, isEngineDown, isNotFound, mapDockerError } from './docker-errors';
+import { docker, isNotFound, mapDockerError } from './docker-errors';
 import { names } from './docker-names';
 import { NetworkManager } from './network-manager';
 import { VolumeManager, WORKSPACE } from './volume-manager';
@@ -51,12 +51,12 @@ export class DockerSandboxSnapshotter implements SandboxSnapshotter {
     dir: string | undefined,
     progress: SnapshotProgress,
   ): Promise<Record<string, unknown> | undefined> {
+    if (!task.sandbox) return undefined; // tasks without a sandbox spec never have a container
     let info: Docker.ContainerInspectInfo;
     try {
       info = await this.client.getContainer(names.container(task.id)).inspect();
     } catch (err) {
-      if (isNotFound(err)) return undefined; // no sandbox: a checkpoint of the task memory only
-      if (isEngineDown(err) && !task.sandbox) return undefined;
+      if (isNotFound(err)) return undefined; // container gone: a checkpoint of the task memory only
       throw mapDockerError(err);
     }
     if (!dir) {
