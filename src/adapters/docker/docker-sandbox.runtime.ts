@@ -57,7 +57,10 @@ export class DockerSandboxRuntime implements SandboxRuntime {
     }
     // Image first: a bad image leaves nothing behind.
     await this.images.ensure(config.image, config.pull, onProgress);
-    const volume = await this.volumes.ensureWorkspace(config.taskId, config.labels);
+    const { name: volume, created } = await this.volumes.ensureWorkspaceCreated(
+      config.taskId,
+      config.labels,
+    );
     try {
       const net = await this.networks.ensure(config.taskId, config.network, config.labels);
       const opts = containerCreateOptions(
@@ -67,8 +70,9 @@ export class DockerSandboxRuntime implements SandboxRuntime {
       );
       await docker(() => this.client.createContainer(opts));
     } catch (err) {
-      // Leave nothing half-made; a re-created container of a live task keeps its volume, though.
+      // Leave nothing half-made; a workspace that existed before (re-creation) is kept, though.
       await this.networks.remove(config.taskId).catch(() => undefined);
+      if (created) await this.volumes.remove(config.taskId).catch(() => undefined);
       throw mapDockerError(err);
     }
     return (await this.inspect(config.taskId))!;

@@ -13,16 +13,25 @@ export class VolumeManager {
   constructor(private readonly client: Docker) {}
 
   async ensureWorkspace(taskId: string, labels: Record<string, string>): Promise<string> {
+    return (await this.ensureWorkspaceCreated(taskId, labels)).name;
+  }
+
+  /** Like `ensureWorkspace`, and says whether this call created it (else it survived). */
+  async ensureWorkspaceCreated(
+    taskId: string,
+    labels: Record<string, string>,
+  ): Promise<{ name: string; created: boolean }> {
     const name = names.volume(taskId);
     try {
       await this.client.getVolume(name).inspect();
+      return { name, created: false };
     } catch (err) {
       if (!isNotFound(err)) throw mapDockerError(err);
       await docker(() =>
         this.client.createVolume({ Name: name, Labels: labelsFor(taskId, labels) }),
       );
+      return { name, created: true };
     }
-    return name;
   }
 
   /** `HostConfig.Mounts` for the workspace and the host mounts. */
