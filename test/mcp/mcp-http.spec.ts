@@ -181,6 +181,24 @@ describe('MCP over Streamable HTTP', () => {
     await client.close();
   });
 
+  it('closes idle sessions, but not ones listening on a stream', async () => {
+    const http = await startMcpHttpServer(ctx.registry, {
+      host: '127.0.0.1',
+      port: 0,
+      sessionIdleMs: 300,
+      log: () => {},
+    });
+    const client = await connect(http.url); // the SDK client keeps a GET stream open
+    const initOnly = await raw(http.url, { body: INIT });
+    expect(initOnly.status).toBe(200);
+    expect(http.sessionCount()).toBe(2);
+    await new Promise((r) => setTimeout(r, 1200));
+    expect(http.sessionCount()).toBe(1);
+    expect((await client.listTools()).tools.length).toBeGreaterThan(0);
+    await client.close();
+    await http.close(1000);
+  });
+
   it('says clearly when the port is taken', async () => {
     await expect(
       startMcpHttpServer(ctx.registry, { host: '127.0.0.1', port: open.port, log: () => {} }),

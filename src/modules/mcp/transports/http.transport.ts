@@ -28,7 +28,7 @@ export interface McpHttpOptions {
   maxBodyBytes?: number;
   /** Concurrent sessions; default 100. */
   maxSessions?: number;
-  /** A session with no request for this long is closed; default 30 minutes. */
+  /** A session with no request and no open stream for this long is closed; default 2 hours. */
   sessionIdleMs?: number;
   /** Tools served in addition to the registry's (an embedding app's own, or a bench's echo). */
   extraTools?: readonly McpToolDefinition[];
@@ -49,6 +49,8 @@ interface Session {
   transport: StreamableHTTPServerTransport;
   server: McpServer;
   lastSeen: number;
+  /** Open GET (SSE) streams: a client listening for notifications is not idle. */
+  streams: number;
 }
 
 const DEFAULT_MAX_BODY = 4 * 1024 * 1024;
@@ -128,7 +130,7 @@ export async function startMcpHttpServer(
   const origins = opts.allowedOrigins ?? [];
   const maxBody = opts.maxBodyBytes ?? DEFAULT_MAX_BODY;
   const maxSessions = opts.maxSessions ?? 100;
-  const idleMs = opts.sessionIdleMs ?? 30 * 60_000;
+  const idleMs = opts.sessionIdleMs ?? 2 * 3_600_000;
   const sessions = new Map<string, Session>();
   const posts = new InFlight();
   let draining = false;
@@ -148,7 +150,7 @@ export async function startMcpHttpServer(
     const transport: StreamableHTTPServerTransport = new StreamableHTTPServerTransport({
       sessionIdGenerator: () => randomUUID(),
       onsessioninitialized: (id) => {
-        sessions.set(id, { transport, server, lastSeen: Date.now() });
+        sessions.set(id, { transport, server, lastSeen: Date.now(), streams: 0 });
       },
       onsessionclosed: (id) => dropSession(id),
     });
@@ -193,6 +195,13 @@ export async function startMcpHttpServer(
           : rpcError(res, 404, -32001, 'session not found; initialize a new session');
       }
       session.lastSeen = Date.now();
+      if (req.method === 'GET') {
+        session.streams++;
+        res.once('close', () => {
+          session.streams--;
+          session.lastSeen = Date.now();
+        });
+      }
       return session.transport.handleRequest(req, res);
     }
     res.setHeader('allow', 'GET, POST, DELETE');
@@ -247,7 +256,7 @@ export async function startMcpHttpServer(
   const reaper = setInterval(
     () => {
       const cutoff = Date.now() - idleMs;
-      for (const [id, s] of sessions) if (s.lastSeen < cutoff) dropSession(id);
+      for (const [id, s] of sessions) if (s.streams === 0 && s.lastSeen < cutoff) dropSession(id);
     },
     Math.min(idleMs, 60_000),
   );
