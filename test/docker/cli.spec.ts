@@ -71,7 +71,7 @@ describeDocker('CLI exec, sandbox-status and reconcile (built binary, real engin
     expect(list.code).toBe(0);
   });
 
-  it('sandbox-status shows limits and a stats sample; reconcile adopts the live sandbox', () => {
+  it('sandbox-status and task-status show limits and a stats sample; reconcile adopts the live sandbox', () => {
     const s = cli(['sandbox-status', taskId, '--json'], env);
     const st = JSON.parse(s.stdout);
     expect(st.sandbox).toMatchObject({
@@ -79,6 +79,9 @@ describeDocker('CLI exec, sandbox-status and reconcile (built binary, real engin
       limits: { cpus: 1, memoryMb: 512, pids: 256 },
     });
     expect(st.stats.memoryLimitBytes).toBe(512 * 1024 * 1024);
+    const ts = JSON.parse(cli(['task-status', taskId, '--json'], env).stdout);
+    expect(ts).toMatchObject({ id: taskId, sandboxStatus: { sandbox: { state: 'running' } } });
+    expect(ts.sandboxStatus.stats.pidsLimit).toBe(256);
     const r = cli(['reconcile', '--json'], env);
     expect(r.code).toBe(0);
     expect(JSON.parse(r.stdout).actions).toContainEqual(

@@ -1,10 +1,12 @@
-import { Injectable } from '@nestjs/common';
+import { Injectable, Optional } from '@nestjs/common';
 import { Command, Help, Option } from 'nest-commander';
 import type { Task } from '../../../domain/task';
+import { SandboxService, type SandboxStatus } from '../../docker/sandbox.service';
 import { TasksService } from '../../tasks/tasks.service';
 import { BaseCommand, parse, taskIdFrom, type BaseOptions } from '../base.command';
 import { emit } from '../output';
 import { formatTask } from '../task-format';
+import { formatSandboxStatus } from './sandbox-status.command';
 
 interface TaskOpts extends BaseOptions {
   task?: string;
@@ -148,8 +150,29 @@ export class CancelTaskCommand extends AgentTaskCommand<CancelOpts> {
 
 @Command({ name: 'task-status', arguments: '[task]', description: 'show one task' })
 export class TaskStatusCommand extends TaskCommand<TaskOpts> {
+  constructor(
+    tasks: TasksService,
+    @Optional() private readonly sandboxes?: SandboxService,
+  ) {
+    super(tasks);
+  }
+
   protected async execute(params: string[], o: TaskOpts) {
-    this.show(o, await this.tasks.get(taskIdFrom(params, o)));
+    const task = await this.tasks.get(taskIdFrom(params, o));
+    if (!task.sandbox || !this.sandboxes) return this.show(o, task);
+    // A task with a sandbox also shows its container and a resource sample; an unreachable
+    // engine is reported in place (the task record itself is still shown).
+    const sandboxStatus: SandboxStatus | { error: string } = await this.sandboxes
+      .status(task.id, { stats: true })
+      .catch((err: Error) => ({ error: err.message }));
+    emit(!!o.json, { ...task, sandboxStatus }, () =>
+      [
+        formatTask(task),
+        'error' in sandboxStatus
+          ? `sandbox     ${sandboxStatus.error}`
+          : formatSandboxStatus(sandboxStatus),
+      ].join('\n'),
+    );
   }
   @Help('after')
   examples() {

@@ -9,7 +9,8 @@ interface Opts extends BaseOptions {
 
 const mib = (b: number) => `${(b / 1048576).toFixed(1)} MiB`;
 
-function format(s: SandboxStatus): string {
+/** Human lines for a sandbox status (also appended by `task-status`). */
+export function formatSandboxStatus(s: SandboxStatus): string {
   const i = s.sandbox;
   if (!i) return `task ${s.taskId} has no sandbox on the engine`;
   const rows: [string, unknown][] = [
@@ -49,7 +50,7 @@ export class SandboxStatusCommand extends BaseCommand<Opts> {
 
   protected async execute(params: string[], o: Opts): Promise<void> {
     const status = await this.sandboxes.status(taskIdFrom(params, o), { stats: true });
-    emit(!!o.json, status, () => format(status));
+    emit(!!o.json, status, () => formatSandboxStatus(status));
   }
 
   @Option({ flags: '--task <id>', description: 'task id (or give it as the argument)' })
