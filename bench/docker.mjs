@@ -219,6 +219,22 @@ printTable(
   rows,
 );
 
+// --- why HostConfig.Init: stopping a container whose PID 1 is `sleep` --------------------------
+const stopRows = [];
+for (const init of [true, false]) {
+  const ctr = await docker.createContainer({
+    Image: IMAGE,
+    Entrypoint: ['sleep', '2147483647'],
+    Labels: { 'opencode-tools.managed': 'true', 'opencode-tools.task-id': 'bench-init' },
+    HostConfig: { Init: init, NetworkMode: 'none' },
+  });
+  await ctr.start();
+  const ms = await time(() => ctr.stop({ t: 10 }));
+  await ctr.remove({ force: true });
+  stopRows.push([init ? 'Init: true (ours)' : 'Init: false', `${fmt(ms / 1000, 2)} s`]);
+}
+printTable('docker stop of an idle sandbox (10 s grace)', ['HOSTCONFIG', 'STOP TIME'], stopRows);
+
 // --- 20 sandboxes at once -----------------------------------------------------------------------
 global.gc?.();
 const rss0 = process.memoryUsage().rss;

@@ -1,4 +1,5 @@
-import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { join } from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
@@ -151,6 +152,16 @@ describe('the built binary as an MCP server', () => {
     child.kill('SIGTERM');
     await stopped;
     expect(await exited).toBe(0);
+  });
+
+  it('other commands never load the MCP SDK', () => {
+    const r = spawnSync(
+      process.execPath,
+      ['-r', join(__dirname, 'fixtures', 'report-sdk-load.js'), BIN, 'list-tasks', '--json'],
+      { env: baseEnv(home.dir), encoding: 'utf8', timeout: 30_000 },
+    );
+    expect(r.status).toBe(0);
+    expect(r.stderr).toContain('mcp-sdk-loaded=false');
   });
 
   it('serve: refuses to bind beyond loopback without OPENCODE_MCP_TOKEN', () => {

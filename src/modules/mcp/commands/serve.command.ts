@@ -40,7 +40,7 @@ export class McpServeCommand extends BaseCommand<ServeOptions> {
       allowedOrigins: o.allowedOrigin,
     });
     this.background.start();
-    const auth = cfg.token ? 'bearer token required' : 'no token (loopback only)';
+    const auth = cfg.token ? 'bearer token required' : 'no token, loopback clients only';
     process.stderr.write(`opencode-tools MCP server listening on ${http.url} (${auth})\n`);
     if (o.json) process.stdout.write(`${JSON.stringify({ url: http.url, port: http.port })}\n`);
     await new Promise<void>((resolve) => {
