@@ -97,6 +97,8 @@ export interface ExecRequest {
   timeoutMs: number;
   /** Per stream; head and tail are kept. */
   outputCapBytes: number;
+  /** Aborting kills the command like a timeout does; the result then says `cancelled`. */
+  signal?: AbortSignal;
 }
 
 export interface ExecResult {
@@ -108,6 +110,8 @@ export interface ExecResult {
   stderrBytes: number;
   truncated: boolean;
   timedOut: boolean;
+  /** The caller aborted the call (e.g. an MCP client cancelled it) and the command was killed. */
+  cancelled?: boolean;
   /** The command (or a process it started) was killed by the kernel's OOM killer. */
   oomKilled: boolean;
   durationMs: number;

@@ -1,13 +1,6 @@
-import { spawnSync } from 'node:child_process';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { describeDocker, TEST_IMAGE as IMAGE } from '../docker/engine';
 import { call, errorText, inMemoryClient, mcpApp, ok } from './mcp-harness';
-
-/** The offline image scripts/start-docker.sh builds; nothing is ever pulled. */
-const IMAGE = process.env.OPENCODE_TEST_IMAGE ?? 'opencode-tools-test:busybox';
-const haveDocker =
-  spawnSync('docker', ['image', 'inspect', IMAGE], { stdio: 'ignore', timeout: 10_000 }).status ===
-  0;
-const describeDocker = haveDocker ? describe : describe.skip;
 
 describeDocker(`MCP sandbox tools against the real Docker engine (${IMAGE})`, () => {
   let ctx: Awaited<ReturnType<typeof mcpApp>>;
@@ -47,6 +40,38 @@ describeDocker(`MCP sandbox tools against the real Docker engine (${IMAGE})`, ()
       timeoutMs: 500,
     });
     expect(slow.timedOut).toBe(true);
+    // A client cancelling the call kills the command inside the sandbox.
+    const abort = new AbortController();
+    const t0 = Date.now();
+    const cancelled = client.callTool(
+      {
+        name: 'execute_in_task',
+        arguments: { taskId, agentId: 'a1', command: 'sleep 300 & sleep 301; wait' },
+      },
+      undefined,
+      { signal: abort.signal },
+    );
+    setTimeout(() => abort.abort('changed my mind'), 800);
+    await expect(cancelled).rejects.toThrow();
+    let left = '';
+    for (let i = 0; i < 50; i++) {
+      left = (await ok(client, 'execute_in_task', { taskId, agentId: 'a1', command: 'ps -o args' }))
+        .stdout as string;
+      if (!/sleep 30[01]/.test(left)) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(left).not.toMatch(/sleep 30[01]/);
+    expect(Date.now() - t0).toBeLessThan(15_000);
+    // The kill is journaled once the engine reports the process gone.
+    let mine: unknown;
+    for (let i = 0; i < 100 && !mine; i++) {
+      const journal = await ok(client, 'list_executions', { taskId, limit: 10 });
+      mine = (journal.executions as { command: string | string[] }[]).find((e) =>
+        String(e.command).startsWith('sleep 300'),
+      );
+      if (!mine) await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(mine).toMatchObject({ exitCode: null, timedOut: false });
     await ok(client, 'write_file', { taskId, agentId: 'a1', path: 'hello.txt', content: 'hi\n' });
     expect(await ok(client, 'read_file', { taskId, path: 'hello.txt' })).toMatchObject({
       content: 'hi\n',

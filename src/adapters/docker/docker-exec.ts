@@ -87,20 +87,26 @@ export async function runExec(
   let timedOut = false;
   let needsRestart = false;
   let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<'timeout'>((resolve) => {
+  let onAbort: (() => void) | undefined;
+  const timeout = new Promise<'timeout' | 'cancelled'>((resolve) => {
     timer = setTimeout(() => resolve('timeout'), req.timeoutMs);
+    onAbort = () => resolve('cancelled');
+    if (req.signal?.aborted) onAbort();
+    else req.signal?.addEventListener('abort', onAbort, { once: true });
   });
   const first = await Promise.race([ended.then(() => 'ended' as const), timeout]);
   clearTimeout(timer);
-  if (first === 'timeout') {
-    timedOut = true;
+  if (onAbort) req.signal?.removeEventListener('abort', onAbort);
+  const cancelled = first === 'cancelled';
+  if (first !== 'ended') {
+    timedOut = !cancelled;
     needsRestart = !(await killTree(container, marker));
     // The attach stream ends once the process is gone; don't wait on it forever.
     const grace = new Promise<void>((r) => setTimeout(r, needsRestart ? 0 : 2000).unref());
     await Promise.race([ended, grace]);
     stream.destroy();
   }
-  const exitCode = timedOut ? null : await exitCodeOf(exec);
+  const exitCode = first !== 'ended' ? null : await exitCodeOf(exec);
   return {
     result: {
       exitCode,
@@ -110,6 +116,7 @@ export async function runExec(
       stderrBytes: err.total,
       truncated: out.truncated || err.truncated,
       timedOut,
+      ...(cancelled ? { cancelled } : {}),
       oomKilled: false,
       durationMs: Date.now() - started,
     },

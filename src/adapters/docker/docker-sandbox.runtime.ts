@@ -220,7 +220,7 @@ export class DockerSandboxRuntime implements SandboxRuntime {
       await docker(() => container.kill({ signal: 'SIGKILL' })).catch(() => undefined);
       await docker(() => container.start()).catch(() => undefined);
     }
-    if (result.exitCode === 137 && !result.timedOut) {
+    if (result.exitCode === 137 && !result.timedOut && !result.cancelled) {
       result.oomKilled = await this.oomSince(info.containerId, since);
     }
     return result;

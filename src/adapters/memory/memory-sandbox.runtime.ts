@@ -266,11 +266,21 @@ export class MemorySandboxRuntime implements SandboxRuntime {
     };
     const outcome = this.opts.exec?.(argv, ctx) ?? builtin(argv, ctx);
     const started = Date.now();
-    const timedOut = (outcome.durationMs ?? 0) > req.timeoutMs;
-    await new Promise((r) => setTimeout(r, Math.min(outcome.durationMs ?? 0, req.timeoutMs)));
+    const timedOutAtEnd = (outcome.durationMs ?? 0) > req.timeoutMs;
+    const cancelled = await new Promise<boolean>((resolve) => {
+      if (req.signal?.aborted) return resolve(true);
+      const onAbort = () => (clearTimeout(t), resolve(true));
+      const t = setTimeout(
+        () => (req.signal?.removeEventListener('abort', onAbort), resolve(false)),
+        Math.min(outcome.durationMs ?? 0, req.timeoutMs),
+      );
+      req.signal?.addEventListener('abort', onAbort, { once: true });
+    });
+    const timedOut = !cancelled && timedOutAtEnd;
+    const killed = timedOut || cancelled;
     const out = new CappedOutput(req.outputCapBytes);
     const err = new CappedOutput(req.outputCapBytes);
-    if (!timedOut) {
+    if (!killed) {
       for (const [cap, name, text] of [
         [out, 'stdout', outcome.stdout],
         [err, 'stderr', outcome.stderr],
@@ -282,14 +292,15 @@ export class MemorySandboxRuntime implements SandboxRuntime {
       }
     }
     return {
-      exitCode: timedOut ? null : outcome.exitCode,
+      exitCode: killed ? null : outcome.exitCode,
       stdout: out.toString(),
       stderr: err.toString(),
       stdoutBytes: out.total,
       stderrBytes: err.total,
       truncated: out.truncated || err.truncated,
       timedOut,
-      oomKilled: !timedOut && !!outcome.oomKilled,
+      ...(cancelled ? { cancelled } : {}),
+      oomKilled: !killed && !!outcome.oomKilled,
       durationMs: Date.now() - started,
     };
   }

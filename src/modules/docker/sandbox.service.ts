@@ -160,6 +160,7 @@ export class SandboxService {
     taskId: string,
     input: ExecInput,
     onOutput?: ExecOutputListener,
+    signal?: AbortSignal,
   ): Promise<SandboxExecResult> {
     const command = commandOf((input as { command?: unknown })?.command);
     const data = parseOrThrow(execInputSchema, input);
@@ -183,6 +184,7 @@ export class SandboxService {
         stdin: data.stdin,
         timeoutMs,
         outputCapBytes: o.outputCapBytes,
+        signal,
       },
       onOutput,
     );

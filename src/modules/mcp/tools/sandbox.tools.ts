@@ -111,6 +111,7 @@ export class SandboxTools implements McpToolProvider {
                 agentId: a.agentId,
               },
               (stream, chunk) => (seen[stream] += chunk.length),
+              ctx.signal,
             );
           } finally {
             clearInterval(timer);
