@@ -1,6 +1,10 @@
 #!/usr/bin/env node
 import 'reflect-metadata';
-import { runCli } from './cli';
+import { installLazyRequires } from './lazy-requires';
+
+installLazyRequires();
+// Loaded after the hook above so nest-commander gets the lazy proxies.
+const { runCli } = require('./cli') as typeof import('./cli');
 
 runCli().then((code) => {
   process.exitCode = code;

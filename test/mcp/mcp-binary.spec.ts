@@ -162,6 +162,9 @@ describe('the built binary as an MCP server', () => {
     );
     expect(r.status).toBe(0);
     expect(r.stderr).toContain('mcp-sdk-loaded=false');
+    // Nor the Docker client, nor nest-commander's prompt and plugin libraries (lazy proxies).
+    for (const pkg of ['dockerode', 'inquirer', 'cosmiconfig', 'lodash'])
+      expect(r.stderr).toContain(`loaded:${pkg}=false`);
   });
 
   it('serve: refuses to bind beyond loopback without OPENCODE_MCP_TOKEN', () => {
