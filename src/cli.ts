@@ -13,10 +13,12 @@ import { OpenCodeToolsModule } from './opencode-tools.module';
 @Module({})
 class CliRootModule {}
 
+const ENV_WIDTH = Math.max(...Object.keys(ENV_VARS).map((k) => k.length)) + 2;
+
 const HELP_FOOTER = `
 Environment:
 ${Object.entries(ENV_VARS)
-  .map(([k, v]) => `  ${k.padEnd(30)}${v}`)
+  .map(([k, v]) => `  ${k.padEnd(ENV_WIDTH)}${v}`)
   .join('\n')}
 
 Exit codes:
