@@ -39,8 +39,8 @@ function creatorAlive(owner: string): boolean {
  * with SQLite. Two-phase: `begin` inserts a `creating` row owned by `host:pid` and a private
  * `.<id>.tmp` directory; `commit` fsyncs and renames the directory into place, then flips the row
  * to `ready` in one conditional UPDATE, the moment the checkpoint becomes visible everywhere.
- * `sweep` removes this host's dead creations (and any creation older than a day) and local
- * directories no row claims.
+ * `sweep` removes this host's dead creations (and any creation older than a day) and local temp
+ * directories no row claims (committed ones are left: another database may share the data home).
  */
 export class PostgresCheckpointStore implements CheckpointStore {
   private readonly owner = `${hostname()}:${process.pid}`;
@@ -183,7 +183,7 @@ export class PostgresCheckpointStore implements CheckpointStore {
       if (SAFE_ID.test(r.task_id) && SAFE_ID.test(r.id)) this.removeDirs(r.task_id, r.id);
       removed.push(r.id);
     }
-    // Local directories no row claims: an interrupted delete, or a creation whose row was swept.
+    // Temp directories no row claims: a creation whose row was swept (here or by another host).
     if (!existsSync(this.root)) return removed;
     for (const taskId of readdirSync(this.root)) {
       const dir = join(this.root, taskId);
@@ -194,9 +194,12 @@ export class PostgresCheckpointStore implements CheckpointStore {
       const ids = new Set(rows.map((r) => r.id));
       let left = 0;
       for (const name of readdirSync(dir)) {
-        const id = name.startsWith('.') && name.endsWith('.tmp') ? name.slice(1, -4) : name;
+        const temp = name.startsWith('.') && name.endsWith('.tmp');
+        const id = temp ? name.slice(1, -4) : name;
         const young = Date.now() - statSync(join(dir, name)).mtimeMs < ORPHAN_GRACE_MS;
-        if (ids.has(id) || young) {
+        // A committed directory no row claims may belong to another database sharing this data
+        // home (a SQLite file and a Postgres database during `export`/`import`): never reap it.
+        if (ids.has(id) || young || !temp) {
           left++;
           continue;
         }

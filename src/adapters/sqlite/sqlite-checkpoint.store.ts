@@ -44,7 +44,8 @@ function processAlive(owner: string): boolean {
  * `<root>/<taskId>/<checkpointId>/`. Two-phase: `begin` inserts a `creating` row owned by this
  * process and a private `.<id>.tmp` directory; `commit` fsyncs and renames the directory into place,
  * then flips the row to `ready` in one statement — the moment the checkpoint becomes visible.
- * `sweep` removes `creating` rows of dead processes, their directories, and directories with no row.
+ * `sweep` removes `creating` rows of dead processes, their directories, and temp directories with
+ * no row (committed directories with no row are left: another database may share the data home).
  */
 export class SqliteCheckpointStore implements CheckpointStore {
   private readonly stmts = new Map<string, BetterSqlite3.Statement>();
@@ -159,7 +160,7 @@ export class SqliteCheckpointStore implements CheckpointStore {
       if (SAFE_ID.test(r.task_id) && SAFE_ID.test(r.id)) this.removeDirs(r.task_id, r.id);
       removed.push(r.id);
     }
-    // Directories no row claims: an interrupted delete, or a creation whose row was swept above.
+    // Temp directories no row claims: a creation whose row was swept above.
     if (!existsSync(this.root)) return removed;
     const known = this.stmt(`SELECT id FROM checkpoints WHERE task_id = ?`);
     for (const taskId of readdirSync(this.root)) {
@@ -167,9 +168,12 @@ export class SqliteCheckpointStore implements CheckpointStore {
       const ids = new Set((known.all(taskId) as { id: string }[]).map((r) => r.id));
       let left = 0;
       for (const name of readdirSync(dir)) {
-        const id = name.startsWith('.') && name.endsWith('.tmp') ? name.slice(1, -4) : name;
+        const temp = name.startsWith('.') && name.endsWith('.tmp');
+        const id = temp ? name.slice(1, -4) : name;
         const young = Date.now() - statSync(join(dir, name)).mtimeMs < ORPHAN_GRACE_MS;
-        if (ids.has(id) || young) {
+        // A committed directory no row claims may belong to another database sharing this data
+        // home (a SQLite file and a Postgres database during `export`/`import`): never reap it.
+        if (ids.has(id) || young || !temp) {
           left++;
           continue;
         }
