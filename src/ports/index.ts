@@ -8,3 +8,4 @@ export * from './log-store.port';
 export * from './decision-store.port';
 export * from './checkpoint-store.port';
 export * from './sandbox-snapshotter.port';
+export * from './dump-importer.port';

@@ -80,4 +80,9 @@ export interface LockStore {
   list(filter: LockListFilter, now: number): Promise<LockGrant[]>;
   /** Deletes expired grants; returns how many. Fencing counters are kept. */
   purgeExpired(now: number): Promise<number>;
+  /**
+   * The highest fencing token ever issued by this store, for any resource (0 when none), so that
+   * `export` / `import` can keep tokens growing in the new store. Optional for custom stores.
+   */
+  maxToken?(): Promise<number>;
 }

@@ -1,6 +1,7 @@
 import type { OpenCodeToolsOptions } from '../config/options';
 import type { CheckpointStore } from './checkpoint-store.port';
 import type { DecisionStore } from './decision-store.port';
+import type { DumpImporter } from './dump-importer.port';
 import type { ExecutionStore } from './execution-store.port';
 import type { LockStore } from './lock-store.port';
 import type { LogStore } from './log-store.port';
@@ -25,6 +26,8 @@ export interface PersistenceAdapters {
   readonly decisions: DecisionStore;
   readonly executions: ExecutionStore;
   readonly checkpoints: CheckpointStore;
+  /** Loads an `opencode-tools export` dump (`opencode-tools import`); absent when unsupported. */
+  readonly importer?: DumpImporter;
   /** Migrations applied to the database, oldest first (SQL families; absent for memory). */
   readonly migrations?: readonly string[];
   close(): Promise<void>;

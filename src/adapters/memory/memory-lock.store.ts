@@ -140,4 +140,10 @@ export class MemoryLockStore implements LockStore {
     }
     return n;
   }
+
+  async maxToken(): Promise<number> {
+    let max = 0;
+    for (const s of this.resources.values()) max = Math.max(max, s.fence);
+    return max;
+  }
 }

@@ -12,6 +12,7 @@ import {
   type PostgresOptions,
 } from './postgres-data-source';
 import { PostgresDecisionStore } from './postgres-decision.store';
+import { PostgresDumpImporter } from './postgres-dump-importer';
 import { PostgresExecutionStore } from './postgres-execution.store';
 import { PostgresLockStore } from './postgres-lock.store';
 import { PostgresLogStore } from './postgres-log.store';
@@ -27,6 +28,7 @@ export {
   PostgresDecisionStore,
   PostgresExecutionStore,
   PostgresCheckpointStore,
+  PostgresDumpImporter,
 };
 
 export interface PostgresAdaptersOptions extends PostgresOptions {
@@ -69,6 +71,7 @@ export async function createPostgresAdapters(
     decisions: new PostgresDecisionStore(pool),
     executions: new PostgresExecutionStore(pool),
     checkpoints: new PostgresCheckpointStore(pool, join(opts.home, 'checkpoints')),
+    importer: new PostgresDumpImporter(pool),
     close: async () => {
       await logs.close().catch(() => undefined);
       if (ds.isInitialized) await ds.destroy();

@@ -180,4 +180,11 @@ export class PostgresLockStore implements LockStore {
     const res = await this.pool.query('DELETE FROM lock_grants WHERE expires_at <= $1', [now]);
     return res.rowCount ?? 0;
   }
+
+  async maxToken(): Promise<number> {
+    const { rows } = await this.pool.query<{ t: number }>(
+      'SELECT (CASE WHEN is_called THEN last_value ELSE 0 END)::float8 AS t FROM lock_fencing_tokens',
+    );
+    return rows[0].t;
+  }
 }

@@ -225,4 +225,11 @@ export class SqliteLockStore implements LockStore {
   purgeExpired(now: number): Promise<number> {
     return this.write(() => this.s.purgeAll.run(now).changes);
   }
+
+  async maxToken(): Promise<number> {
+    const r = this.db.prepare('SELECT COALESCE(MAX(token), 0) AS t FROM lock_fences').get() as {
+      t: number;
+    };
+    return r.t;
+  }
 }

@@ -22,6 +22,8 @@ import {
 } from './commands/lifecycle.commands';
 import { LOCK_COMMANDS } from './commands/lock.commands';
 import { MigrateCommand } from './commands/migrate.command';
+import { TRANSFER_COMMANDS } from './commands/transfer.commands';
+import { TransferModule } from '../transfer/transfer.module';
 import { FindTaskCommand, ListTasksCommand, TaskStatsCommand } from './commands/query.commands';
 
 export const CLI_COMMANDS = [
@@ -44,11 +46,12 @@ export const CLI_COMMANDS = [
   ReconcileCommand,
   SandboxStatusCommand,
   MigrateCommand,
+  ...TRANSFER_COMMANDS,
 ];
 
 /** nest-commander command providers; composed with `OpenCodeToolsModule` by `src/cli.ts`. */
 @Module({
-  imports: [TasksModule, HistoryModule, McpModule, LocksModule],
+  imports: [TasksModule, HistoryModule, McpModule, LocksModule, TransferModule],
   providers: [...CLI_COMMANDS, PullProgressListener],
 })
 export class CliModule {}
