@@ -113,6 +113,21 @@ export function describeLockStoreContract(
       expect(c2.grant.token).toBeGreaterThan(c1.grant.token);
     });
 
+    it('maxToken (when implemented) is the highest token ever issued, kept after release', async () => {
+      if (!s.maxToken) return;
+      expect(await s.maxToken()).toBe(0);
+      let top = 0;
+      for (const r of ['a', 'b', 'a']) {
+        const g = await acq(r, 'h');
+        if (!g.ok) throw new Error('refused');
+        top = Math.max(top, g.grant.token);
+        await s.release(r, 'h', { now: T0 });
+      }
+      expect(await s.maxToken()).toBe(top);
+      await s.purgeExpired(T0 + 10_000);
+      expect(await s.maxToken()).toBe(top);
+    });
+
     it('an expired lease conflicts with nobody; the next holder gets a higher token', async () => {
       const a = await acq('r', 'a', 'exclusive', T0, 1000);
       expect((await acq('r', 'b', 'exclusive', T0 + 999)).ok).toBe(false);
