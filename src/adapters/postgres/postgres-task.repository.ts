@@ -43,6 +43,9 @@ function placeholders(rowCount: number, offset = 0): string {
   return rows.join(', ');
 }
 
+/** The single-row INSERT (create-task's path), built once: see bench/postgres.mjs. */
+const INSERT_ONE = `INSERT INTO tasks (${TASK_COLUMNS.join(', ')}) VALUES ${placeholders(1)}`;
+
 /**
  * Postgres registry over the `pg` pool that TypeORM opened. Single statements are atomic; the
  * optimistic version check is one `UPDATE … WHERE id = $1 AND version = $2 RETURNING`, so
@@ -80,7 +83,9 @@ export class PostgresTaskRepository implements TaskRepository {
     });
     try {
       await db.query(
-        `INSERT INTO tasks (${TASK_COLUMNS.join(', ')}) VALUES ${placeholders(tasks.length)}`,
+        tasks.length === 1
+          ? INSERT_ONE
+          : `INSERT INTO tasks (${TASK_COLUMNS.join(', ')}) VALUES ${placeholders(tasks.length)}`,
         values,
       );
     } catch (err) {
