@@ -4,7 +4,14 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { root } from './lib.mjs';
 
-const scripts = ['registry.mjs', 'locks.mjs', 'persistence.mjs', 'docker.mjs', 'mcp.mjs'];
+const scripts = [
+  'registry.mjs',
+  'locks.mjs',
+  'persistence.mjs',
+  'postgres.mjs',
+  'docker.mjs',
+  'mcp.mjs',
+];
 const only = process.argv.slice(2);
 let failed = 0;
 for (const s of scripts) {
