@@ -215,7 +215,9 @@ export function parseDumpLine(text: string, line: number): DumpRecord {
     );
   }
   const r = recordSchema.safeParse(raw);
-  if (r.success) return r.data as DumpRecord;
+  // The schemas only check (no defaults, no transforms): keep the record as written, key order
+  // included, so a dump of an imported store reproduces the original.
+  if (r.success) return raw as DumpRecord;
   const issue = r.error.issues[0];
   const path = issue.path.length ? issue.path.join('.') : 'type';
   throw new ValidationError(`dump line ${line}, ${path}`, issue.message, { line, path });

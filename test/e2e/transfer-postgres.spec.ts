@@ -157,6 +157,12 @@ describePg('export from a SQLite data home, import into Postgres (built binary)'
     expect(im.counts).toEqual(ex.counts);
     expect(im.target).toMatch(/^postgres:/);
 
+    // A dump of the imported store reproduces the original, record for record.
+    const again = join(home.dir, 'again.dump');
+    run(pgEnv, ['export', '--out', again]);
+    const body = (f: string) => readFileSync(f, 'utf8').split('\n').slice(1);
+    expect(body(again)).toEqual(body(dump));
+
     const after = snapshot(pgEnv);
     // Checkpoint log positions changed unit (bytes → entry indexes); the rest is identical.
     const strip = (s: Json) => {
@@ -252,7 +258,7 @@ describePg('export from a SQLite data home, import into Postgres (built binary)'
     }
   });
 
-  it('usage errors: import into SQLite (2), a missing dump (3), an existing --out (2)', () => {
+  it('usage errors: import into SQLite (2), a missing dump (3), an existing or impossible --out (2)', () => {
     let r = cli(['import', dump], sqliteEnv);
     expect(r.code).toBe(2);
     expect(r.stderr).toContain('OPENCODE_DATABASE_URL');
@@ -261,6 +267,9 @@ describePg('export from a SQLite data home, import into Postgres (built binary)'
     r = cli(['export', '--out', dump], sqliteEnv);
     expect(r.code).toBe(2);
     expect(r.stderr).toContain('already exists');
+    r = cli(['export', '--out', join(home.dir, 'no', 'such', 'dir.dump')], sqliteEnv);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('--out: cannot create');
   });
 
   it('a corrupt log line stops the export unless --skip-corrupt', () => {

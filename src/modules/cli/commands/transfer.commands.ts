@@ -47,7 +47,9 @@ async function lineSink(out: string) {
     };
   }
   const tmp = `${out}.tmp-${process.pid}`;
-  const fh = await open(tmp, 'wx', 0o600);
+  const fh = await open(tmp, 'wx', 0o600).catch((err: Error) => {
+    throw new ValidationError('--out', `cannot create ${out}: ${err.message}`);
+  });
   let buf = '';
   return {
     write: async (s: string) => {
@@ -184,8 +186,15 @@ export class ImportCommand extends BaseCommand<ImportOpts> {
     const path = params[0];
     if (!path) throw new ValidationError('<dump>', 'is required; give the file export wrote, or -');
     let input: Readable;
-    if (path === '-') input = process.stdin;
-    else {
+    if (path === '-') {
+      if (process.stdin.isTTY) {
+        throw new ValidationError(
+          '<dump>',
+          '- reads the dump from stdin, which is a terminal; pipe one in',
+        );
+      }
+      input = process.stdin;
+    } else {
       const file = resolve(path);
       if (!existsSync(file)) throw new NotFoundError('dump file', file);
       if (!statSync(file).isFile()) throw new ValidationError('<dump>', `${file} is not a file`);
