@@ -127,7 +127,7 @@ describePg('export from a SQLite data home, import into Postgres (built binary)'
     expect(before.per[a].log.some((e: Json) => e.rewoundBy === cps[0])).toBe(true);
     expect(before.per[a].decisions.map((d: Json) => d.seq)).toEqual([1, 2]);
     expect(before.locks).toHaveLength(1);
-  });
+  }, 300_000); // ~40 CLI runs; slow on a loaded 2-core machine
 
   it('a Postgres process on the same home leaves the SQLite checkpoint directories alone', () => {
     const dir = join(home.dir, 'checkpoints', ids[0]);
@@ -192,7 +192,7 @@ describePg('export from a SQLite data home, import into Postgres (built binary)'
     } finally {
       await p.close();
     }
-  });
+  }, 300_000); // ~40 CLI runs; slow on a loaded 2-core machine
 
   it('after the import, sequences and tokens continue past the imported ones; restore uses indexes', () => {
     const [a, , c] = ids;
@@ -270,6 +270,28 @@ describePg('export from a SQLite data home, import into Postgres (built binary)'
     r = cli(['export', '--out', join(home.dir, 'no', 'such', 'dir.dump')], sqliteEnv);
     expect(r.code).toBe(2);
     expect(r.stderr).toContain('--out: cannot create');
+  });
+
+  it('export --out - | import - moves the same store through a pipe', async () => {
+    const fresh = await freshDatabase();
+    try {
+      const ex = cli(['export', '--out', '-', '--quiet'], sqliteEnv);
+      expect(ex.code).toBe(0);
+      expect(ex.stderr).toBe('');
+      expect(ex.stdout.split('\n').slice(1)).toEqual(
+        readFileSync(dump, 'utf8').split('\n').slice(1),
+      );
+      const env = { ...sqliteEnv, OPENCODE_DATABASE_URL: fresh.url };
+      const im = cli(['import', '-', '--json'], env, ex.stdout);
+      expect(im.code).toBe(0);
+      expect(JSON.parse(im.stdout).counts.tasks).toBe(3);
+      // --json would mix the summary into the dump on stdout.
+      const r = cli(['export', '--out', '-', '--json'], sqliteEnv);
+      expect(r.code).toBe(2);
+      expect(r.stdout).toBe('');
+    } finally {
+      await fresh.drop();
+    }
   });
 
   it('a corrupt log line stops the export unless --skip-corrupt', () => {
