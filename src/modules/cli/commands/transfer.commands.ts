@@ -1,4 +1,12 @@
-import { createReadStream, existsSync, renameSync, rmSync, statSync } from 'node:fs';
+import {
+  accessSync,
+  constants,
+  createReadStream,
+  existsSync,
+  renameSync,
+  rmSync,
+  statSync,
+} from 'node:fs';
 import { open } from 'node:fs/promises';
 import { once } from 'node:events';
 import { resolve } from 'node:path';
@@ -198,6 +206,11 @@ export class ImportCommand extends BaseCommand<ImportOpts> {
       const file = resolve(path);
       if (!existsSync(file)) throw new NotFoundError('dump file', file);
       if (!statSync(file).isFile()) throw new ValidationError('<dump>', `${file} is not a file`);
+      try {
+        accessSync(file, constants.R_OK);
+      } catch (err) {
+        throw new ValidationError('<dump>', `cannot read ${file}: ${(err as Error).message}`);
+      }
       input = createReadStream(file);
     }
     let last: DumpCounts | undefined;
