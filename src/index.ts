@@ -32,3 +32,16 @@ export {
 export { LOCK_LIMITS } from './domain/lock';
 export { createMemoryAdapters } from './adapters/memory';
 export { openConfiguredPersistence } from './adapters/persistence-factory';
+export { MetricsModule } from './modules/metrics/metrics.module';
+export { MetricsService } from './modules/metrics/metrics.service';
+export {
+  HealthService,
+  type HealthReport,
+  type HealthCheck,
+} from './modules/metrics/health.service';
+export {
+  LOCK_EVENTS,
+  type LockConflictEvent,
+  type LockWaitEvent,
+} from './modules/locks/lock.events';
+export { MCP_EVENTS, type McpCallEvent } from './modules/mcp/mcp.events';

@@ -13,6 +13,7 @@ import { HistoryModule } from './modules/history/history.module';
 import { SnapshotterModule } from './modules/history/snapshotter.module';
 import { HooksModule } from './modules/hooks/hooks.module';
 import { LocksModule } from './modules/locks/locks.module';
+import { MetricsModule } from './modules/metrics/metrics.module';
 import { PersistenceModule } from './modules/persistence/persistence.module';
 import { TasksModule } from './modules/tasks/tasks.module';
 import type { PersistenceAdaptersFactory } from './ports/persistence-adapters.port';
@@ -81,9 +82,10 @@ export class OpenCodeToolsModule {
         SnapshotterModule.forRoot(extras.snapshotter ?? openConfiguredSnapshotter),
         LocksModule,
         DockerModule.forRoot(extras.sandboxRuntime ?? openConfiguredSandboxRuntime),
+        MetricsModule,
       ],
       providers: [],
-      exports: [TasksModule, HooksModule, HistoryModule, LocksModule, DockerModule],
+      exports: [TasksModule, HooksModule, HistoryModule, LocksModule, DockerModule, MetricsModule],
     };
   }
 }

@@ -1,4 +1,5 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, Optional } from '@nestjs/common';
+import { EventEmitter2 } from '@nestjs/event-emitter';
 import {
   holderSchema,
   LOCK_LIMITS,
@@ -18,6 +19,7 @@ import {
   type LockStore,
 } from '../../ports/lock-store.port';
 import { lockHeldError, lockSubject, refusalError, type LockSubject } from './lock-errors';
+import { LOCK_EVENTS, type LockConflictEvent, type LockWaitEvent } from './lock.events';
 
 export interface AcquireOptions {
   /** Lease length (default 30s, 100ms-24h). */
@@ -65,7 +67,17 @@ export class LockManager {
   constructor(
     @Inject(LOCK_STORE) private readonly store: LockStore,
     @Inject(CLOCK) private readonly clock: Clock,
+    /** Publishes conflicts and waits (metrics); absent outside a Nest container. */
+    @Optional() private readonly events?: EventEmitter2,
   ) {}
+
+  private publish(name: string, e: LockConflictEvent | LockWaitEvent): void {
+    try {
+      this.events?.emit(name, e);
+    } catch {
+      // A failing listener must never turn a lock decision into an error.
+    }
+  }
 
   private now(): number {
     return this.clock.now().getTime();
@@ -126,6 +138,7 @@ export class LockManager {
     const req = this.validate(resource, holder, mode, opts.ttlMs);
     const out = await this.attempt(req);
     if (out.ok) return out.grant;
+    this.publish(LOCK_EVENTS.conflict, { resource: req.resource, holder: req.holder });
     throw lockHeldError(
       opts.subject ?? lockSubject(req.resource, req.holder),
       req.resource,
@@ -150,12 +163,25 @@ export class LockManager {
     const initial = Math.max(1, opts.initialDelayMs ?? 10);
     const max = Math.max(initial, opts.maxDelayMs ?? 500);
     const factor = Math.max(1, opts.factor ?? 2);
-    const deadline = performance.now() + waitMs;
+    const started = performance.now();
+    const deadline = started + waitMs;
+    const waited = (attempts: number, granted: boolean) => {
+      if (attempts > 1 || !granted) {
+        const waitedMs = performance.now() - started;
+        const { resource: r, holder: h } = req;
+        this.publish(LOCK_EVENTS.wait, { resource: r, holder: h, waitedMs, attempts, granted });
+      }
+    };
     for (let attempt = 0; ; attempt++) {
       const out = await this.attempt(req);
-      if (out.ok) return out.grant;
+      if (out.ok) {
+        waited(attempt + 1, true);
+        return out.grant;
+      }
+      this.publish(LOCK_EVENTS.conflict, { resource: req.resource, holder: req.holder });
       const left = deadline - performance.now();
       if (left <= 0) {
+        waited(attempt + 1, false);
         throw lockHeldError(
           opts.subject ?? lockSubject(req.resource, req.holder),
           req.resource,

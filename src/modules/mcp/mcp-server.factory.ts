@@ -5,6 +5,7 @@ import { DomainError } from '../../domain/errors';
 import { phraseInputErrorsLikeDomainErrors } from './input-errors';
 import type { McpToolDefinition, ToolContext } from './mcp-tool';
 import { errorResult, okResult } from './tool-result';
+import type { McpCallEvent, McpCallListener } from './mcp.events';
 
 const VERSION = (require('../../../package.json') as { version: string }).version;
 
@@ -38,7 +39,7 @@ function contextFrom(extra: RequestExtra): ToolContext {
 }
 
 /** Registers one transport-free tool definition on an SDK server, mapping errors to results. */
-function register(server: McpServer, def: McpToolDefinition): void {
+function register(server: McpServer, def: McpToolDefinition, onCall?: McpCallListener): void {
   // Strict input: a misspelt argument (task_id, timeout) is named instead of silently ignored.
   // Loose output: fields added later must not make older clients reject the result.
   const config = {
@@ -49,12 +50,23 @@ function register(server: McpServer, def: McpToolDefinition): void {
     annotations: { title: def.title, openWorldHint: false, ...def.annotations },
   };
   const callback = async (args: unknown, extra: RequestExtra) => {
+    const t0 = performance.now();
+    const done = (outcome: McpCallEvent['outcome']) => {
+      try {
+        onCall?.({ tool: def.name, outcome, durationMs: performance.now() - t0 });
+      } catch {
+        // Observers never change a tool's answer.
+      }
+    };
     try {
-      return okResult(await def.handler(args as never, contextFrom(extra)));
+      const out = okResult(await def.handler(args as never, contextFrom(extra)));
+      done('ok');
+      return out;
     } catch (err) {
       if (!(err instanceof DomainError)) {
         logger.error(`tool ${def.name} failed: ${err instanceof Error ? err.stack : String(err)}`);
       }
+      done(err instanceof DomainError ? err.code : 'INTERNAL');
       return errorResult(err);
     }
   };
@@ -64,6 +76,8 @@ function register(server: McpServer, def: McpToolDefinition): void {
 export interface CreateMcpServerOptions {
   /** Name reported in `initialize`; default "opencode-tools". */
   name?: string;
+  /** Told about every tool call once it has its answer (metrics). */
+  onCall?: McpCallListener;
 }
 
 /**
@@ -80,6 +94,6 @@ export async function createMcpServer(
     { capabilities: { tools: {} }, instructions: INSTRUCTIONS },
   );
   phraseInputErrorsLikeDomainErrors(server);
-  for (const def of tools) register(server, def);
+  for (const def of tools) register(server, def, options.onCall);
   return server;
 }

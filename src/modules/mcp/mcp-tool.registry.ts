@@ -1,7 +1,9 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, Optional } from '@nestjs/common';
+import { EventEmitter2 } from '@nestjs/event-emitter';
 import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { createMcpServer, type CreateMcpServerOptions } from './mcp-server.factory';
 import { MCP_TOOL_PROVIDERS, type McpToolDefinition, type McpToolProvider } from './mcp-tool';
+import { MCP_EVENTS, type McpCallEvent } from './mcp.events';
 
 /**
  * Collects the tools of every provider in the container and builds SDK servers from them.
@@ -13,7 +15,11 @@ import { MCP_TOOL_PROVIDERS, type McpToolDefinition, type McpToolProvider } from
 export class McpToolRegistry {
   private cached?: McpToolDefinition[];
 
-  constructor(@Inject(MCP_TOOL_PROVIDERS) private readonly providers: McpToolProvider[]) {}
+  constructor(
+    @Inject(MCP_TOOL_PROVIDERS) private readonly providers: McpToolProvider[],
+    /** Every call is published as `opencode.mcp.call` (metrics); absent outside Nest. */
+    @Optional() private readonly events?: EventEmitter2,
+  ) {}
 
   /** Every tool, in provider order; names are unique. */
   tools(): McpToolDefinition[] {
@@ -32,6 +38,8 @@ export class McpToolRegistry {
     extra: readonly McpToolDefinition[] = [],
     options: CreateMcpServerOptions = {},
   ): Promise<McpServer> {
-    return createMcpServer([...this.tools(), ...extra], options);
+    const events = this.events;
+    const onCall = events ? (e: McpCallEvent) => events.emit(MCP_EVENTS.call, e) : undefined;
+    return createMcpServer([...this.tools(), ...extra], { onCall, ...options });
   }
 }
