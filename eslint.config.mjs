@@ -34,6 +34,32 @@ export default tseslint.config(
     },
   },
   {
+    // The dashboard's page script runs in browsers, as a classic script.
+    files: ['src/modules/dashboard/assets/**/*.js'],
+    languageOptions: {
+      sourceType: 'script',
+      globals: Object.fromEntries(
+        [
+          'window',
+          'document',
+          'location',
+          'fetch',
+          'EventSource',
+          'URLSearchParams',
+          'Node',
+          'setTimeout',
+          'clearTimeout',
+          'setInterval',
+          'clearInterval',
+        ].map((g) => [g, 'readonly']),
+      ),
+    },
+  },
+  {
+    files: ['scripts/**/*.mjs'],
+    languageOptions: { globals: { process: 'readonly', console: 'readonly' } },
+  },
+  {
     // Hexagon boundary: domain, ports and modules never reach adapters or infrastructure packages.
     files: ['src/domain/**/*.ts', 'src/ports/**/*.ts', 'src/modules/**/*.ts', 'src/config/**/*.ts'],
     rules: {

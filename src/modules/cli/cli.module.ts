@@ -2,6 +2,8 @@ import { Module } from '@nestjs/common';
 import { McpStdioCommand } from '../mcp/commands/mcp.command';
 import { McpServeCommand } from '../mcp/commands/serve.command';
 import { McpModule } from '../mcp/mcp.module';
+import { DashboardModule } from '../dashboard/dashboard.module';
+import { MetricsModule } from '../metrics/metrics.module';
 import { LocksModule } from '../locks/locks.module';
 import { HistoryModule } from '../history/history.module';
 import { TasksModule } from '../tasks/tasks.module';
@@ -9,6 +11,8 @@ import { CHECKPOINT_COMMANDS } from './commands/checkpoint.commands';
 import { CleanupTaskCommand } from './commands/cleanup-task.command';
 import { CreateTaskCommand } from './commands/create-task.command';
 import { ExecCommand } from './commands/exec.command';
+import { HealthCommand } from './commands/health.command';
+import { MetricsCommand } from './commands/metrics.command';
 import { PullProgressListener } from './commands/pull-progress.listener';
 import { ReconcileCommand } from './commands/reconcile.command';
 import { SandboxStatusCommand } from './commands/sandbox-status.command';
@@ -47,11 +51,21 @@ export const CLI_COMMANDS = [
   SandboxStatusCommand,
   MigrateCommand,
   ...TRANSFER_COMMANDS,
+  HealthCommand,
+  MetricsCommand,
 ];
 
 /** nest-commander command providers; composed with `OpenCodeToolsModule` by `src/cli.ts`. */
 @Module({
-  imports: [TasksModule, HistoryModule, McpModule, LocksModule, TransferModule],
+  imports: [
+    TasksModule,
+    HistoryModule,
+    McpModule,
+    LocksModule,
+    TransferModule,
+    MetricsModule,
+    DashboardModule,
+  ],
   providers: [...CLI_COMMANDS, PullProgressListener],
 })
 export class CliModule {}

@@ -72,6 +72,31 @@ export function bearerMatches(authorization: string | undefined, token: string):
   return !!m && timingSafeEqual(digest(m[1].trim()), digest(token));
 }
 
+/** Name of the dashboard's session cookie. */
+export const SESSION_COOKIE = 'opencode_session';
+
+/** The cookie value: a digest of the token, so the token itself never sits in the browser. */
+function sessionValue(token: string): string {
+  return createHash('sha256').update(`opencode-tools dashboard\0${token}`).digest('hex');
+}
+
+/** `Set-Cookie` for a browser that proved it knows the token (HttpOnly, SameSite=Strict). */
+export function sessionCookie(token: string): string {
+  return `${SESSION_COOKIE}=${sessionValue(token)}; HttpOnly; SameSite=Strict; Path=/`;
+}
+
+/** Constant-time check of the session cookie in a `Cookie` header. */
+export function cookieMatches(cookieHeader: string | undefined, token: string): boolean {
+  for (const part of (cookieHeader ?? '').split(';')) {
+    const eq = part.indexOf('=');
+    if (eq < 0 || part.slice(0, eq).trim() !== SESSION_COOKIE) continue;
+    if (timingSafeEqual(digest(part.slice(eq + 1).trim()), digest(sessionValue(token)))) {
+      return true;
+    }
+  }
+  return false;
+}
+
 export const MIN_TOKEN_LENGTH = 16;
 
 /** Refuses a configuration that would expose the server without a token. */

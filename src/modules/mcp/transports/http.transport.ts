@@ -12,7 +12,19 @@ import {
   assertSafeBind,
   bearerMatches,
   checkHostAndOrigin,
+  cookieMatches,
+  sessionCookie,
 } from './http-security';
+
+/**
+ * More routes on the same server (the dashboard and its API), behind the same Host/Origin checks
+ * and the same token. `handle` answers and returns true, or returns false (404).
+ */
+export interface HttpRoutes {
+  handle(req: IncomingMessage, res: ServerResponse, url: URL): Promise<boolean> | boolean;
+  /** Called once when the server closes (end open streams). */
+  close?(): void;
+}
 
 export interface McpHttpOptions {
   host: string;
@@ -34,6 +46,10 @@ export interface McpHttpOptions {
   extraTools?: readonly McpToolDefinition[];
   /** Where status lines go; default stderr. Never stdout. */
   log?: (line: string) => void;
+  /** Serves `/metrics` (Prometheus text) from this, under the same token rule as /mcp. */
+  metrics?: () => Promise<{ contentType: string; text: string }>;
+  /** Everything else (`/`, `/api/…`): the dashboard. */
+  routes?: HttpRoutes;
 }
 
 export interface McpHttpServer {
@@ -208,37 +224,88 @@ export async function startMcpHttpServer(
     return rpcError(res, 405, -32000, `method ${req.method} not allowed`);
   }
 
+  const unauthorized = (res: ServerResponse, html = false) => {
+    const message =
+      'missing or wrong bearer token; send Authorization: Bearer <OPENCODE_MCP_TOKEN>' +
+      (html ? ', or open /?token=<OPENCODE_MCP_TOKEN> once in this browser' : '');
+    if (html) {
+      res.writeHead(401, { 'content-type': 'text/plain; charset=utf-8' });
+      return res.end(`401 unauthorized: ${message}\n`);
+    }
+    sendJson(
+      res,
+      401,
+      { error: 'unauthorized', message },
+      { 'www-authenticate': 'Bearer realm="opencode-tools"' },
+    );
+  };
+
+  /** Bearer header (programs) or the session cookie the dashboard login sets (browsers). */
+  const authorized = (req: IncomingMessage, browser: boolean) =>
+    opts.token === undefined ||
+    bearerMatches(req.headers.authorization, opts.token) ||
+    (browser && cookieMatches(req.headers.cookie, opts.token));
+
+  async function route(req: IncomingMessage, res: ServerResponse, url: URL) {
+    const path = url.pathname;
+    if (path === '/mcp') {
+      if (!authorized(req, false)) return unauthorized(res);
+      return handleMcp(req, res);
+    }
+    if (path === '/metrics' && opts.metrics) {
+      if (!authorized(req, false)) return unauthorized(res);
+      if (req.method !== 'GET') return sendJson(res, 405, { error: 'method not allowed' });
+      const m = await opts.metrics();
+      res.writeHead(200, { 'content-type': m.contentType, 'cache-control': 'no-store' });
+      return res.end(m.text);
+    }
+    if (!opts.routes) {
+      return sendJson(res, 404, { error: 'not found', message: 'the MCP endpoint is /mcp' });
+    }
+    // `/?token=…` logs a browser in: the token becomes an HttpOnly cookie and leaves the URL.
+    const given = url.searchParams.get('token');
+    if (opts.token !== undefined && given !== null && req.method === 'GET') {
+      if (!bearerMatches(`Bearer ${given}`, opts.token)) return unauthorized(res, true);
+      url.searchParams.delete('token');
+      res.writeHead(303, {
+        'set-cookie': sessionCookie(opts.token),
+        location: url.pathname + url.search,
+        'cache-control': 'no-store',
+      });
+      return res.end();
+    }
+    if (!authorized(req, true)) return unauthorized(res, !path.startsWith('/api/'));
+    if (!(await opts.routes.handle(req, res, url))) {
+      sendJson(res, 404, { error: 'not found', message: `no such page: ${path}` });
+    }
+  }
+
   const http = createServer((req, res) => {
-    const path = (req.url ?? '/').split('?')[0];
     const refused = checkHostAndOrigin(
       { host: req.headers.host, origin: req.headers.origin },
       hosts,
       origins,
     );
     if (refused) return sendJson(res, 403, { error: 'forbidden', message: refused });
-    if (path === '/health') {
+    let url: URL;
+    try {
+      url = new URL(req.url ?? '/', 'http://localhost');
+    } catch {
+      return sendJson(res, 400, { error: 'bad request', message: 'malformed request URL' });
+    }
+    if (url.pathname === '/health') {
       return sendJson(res, draining ? 503 : 200, {
         status: draining ? 'draining' : 'ok',
         sessions: sessions.size,
       });
     }
-    if (path !== '/mcp') {
-      return sendJson(res, 404, { error: 'not found', message: 'the MCP endpoint is /mcp' });
-    }
-    if (opts.token !== undefined && !bearerMatches(req.headers.authorization, opts.token)) {
-      return sendJson(
-        res,
-        401,
-        {
-          error: 'unauthorized',
-          message: 'missing or wrong bearer token; send Authorization: Bearer <OPENCODE_MCP_TOKEN>',
-        },
-        { 'www-authenticate': 'Bearer realm="opencode-tools"' },
+    route(req, res, url).catch((err: unknown) => {
+      log(
+        `http: ${url.pathname}: request failed: ${err instanceof Error ? err.stack : String(err)}`,
       );
-    }
-    handleMcp(req, res).catch((err: unknown) => {
-      log(`mcp http: request failed: ${err instanceof Error ? err.stack : String(err)}`);
-      rpcError(res, 500, -32603, 'internal error');
+      if (url.pathname === '/mcp') rpcError(res, 500, -32603, 'internal error');
+      else
+        sendJson(res, 500, { error: 'internal', message: 'internal error (see the server log)' });
     });
   });
 
@@ -271,6 +338,7 @@ export async function startMcpHttpServer(
       closing ??= (async () => {
         draining = true;
         clearInterval(reaper);
+        opts.routes?.close?.();
         const closed = new Promise<void>((resolve) => http.close(() => resolve()));
         if (!(await posts.idle(drainMs))) {
           log(
