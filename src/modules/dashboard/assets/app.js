@@ -710,15 +710,17 @@
             'Sandbox',
             'h-sandbox',
             sandboxFacts,
-            canvas,
-            h(
-              'p',
-              { class: 'legend' },
-              h('span', { class: 'k-cpu' }, '— CPU %'),
-              ' ',
-              h('span', { class: 'k-mem' }, '- - memory % of limit'),
-            ),
-            statsText,
+            spec ? canvas : null,
+            spec
+              ? h(
+                  'p',
+                  { class: 'legend' },
+                  h('span', { class: 'k-cpu' }, '— CPU %'),
+                  ' ',
+                  h('span', { class: 'k-mem' }, '- - memory % of limit'),
+                )
+              : null,
+            spec ? statsText : null,
           ),
           section(
             'Lock holders',

@@ -253,7 +253,8 @@ export async function startMcpHttpServer(
       return handleMcp(req, res);
     }
     if (path === '/metrics' && opts.metrics) {
-      if (!authorized(req, false)) return unauthorized(res);
+      // Read-only: the dashboard's session cookie is also accepted (the System view links here).
+      if (!authorized(req, true)) return unauthorized(res);
       if (req.method !== 'GET') return sendJson(res, 405, { error: 'method not allowed' });
       const m = await opts.metrics();
       res.writeHead(200, { 'content-type': m.contentType, 'cache-control': 'no-store' });

@@ -1,0 +1,239 @@
+import { request } from 'node:http';
+import { CheckpointsService } from '../../src/modules/history/checkpoints.service';
+import { TaskLogService } from '../../src/modules/history/task-log.service';
+import { TasksService } from '../../src/modules/tasks/tasks.service';
+import { dashboardServer, type DashboardServer } from './harness';
+
+const TOKEN = 'dashboard-token-0123456789';
+
+/** A raw request, so Host, Origin and cookies can be anything. */
+function raw(
+  url: string,
+  opts: { method?: string; headers?: Record<string, string>; body?: string } = {},
+): Promise<{ status: number; headers: Record<string, unknown>; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = request(url, { method: opts.method ?? 'GET', headers: opts.headers }, (res) => {
+      let body = '';
+      res.on('data', (c) => (body += c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
+    });
+    req.on('error', reject);
+    req.end(opts.body ?? '');
+  });
+}
+
+const post = (url: string, body: unknown, headers: Record<string, string> = {}) =>
+  raw(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...headers },
+    body: JSON.stringify(body),
+  });
+
+describe('dashboard HTTP API (open, loopback)', () => {
+  let srv: DashboardServer;
+  let tasks: TasksService;
+
+  beforeAll(async () => {
+    srv = await dashboardServer();
+    tasks = srv.app.get(TasksService);
+    for (let i = 0; i < 120; i++)
+      await tasks.create({ name: `bulk ${i}`, owner: i % 2 ? 'odd' : 'even' });
+  });
+  afterAll(() => srv?.close());
+
+  it('serves the page and its files with a strict content security policy', async () => {
+    const page = await raw(`${srv.base}/`);
+    expect(page.status).toBe(200);
+    expect(page.headers['content-type']).toMatch(/^text\/html/);
+    expect(page.headers['content-security-policy']).toMatch(/script-src 'self'/);
+    expect(page.body).toContain('<script src="/app.js">');
+    expect((await raw(`${srv.base}/app.js`)).headers['content-type']).toMatch(/javascript/);
+    expect((await raw(`${srv.base}/app.css`)).status).toBe(200);
+    expect((await raw(`${srv.base}/nope`)).status).toBe(404);
+  });
+
+  it('pages on the server and filters by status and text', async () => {
+    const first = JSON.parse((await raw(`${srv.base}/api/tasks?limit=50`)).body);
+    expect(first).toMatchObject({ total: 120, limit: 50, offset: 0 });
+    expect(first.items).toHaveLength(50);
+    expect(first.items[0].name).toBe('bulk 119');
+    const last = JSON.parse((await raw(`${srv.base}/api/tasks?limit=50&offset=100`)).body);
+    expect(last.items).toHaveLength(20);
+    const found = JSON.parse((await raw(`${srv.base}/api/tasks?q=bulk%2011`)).body);
+    expect(found.items.map((t: { name: string }) => t.name).sort()).toEqual(
+      [
+        'bulk 11',
+        'bulk 110',
+        'bulk 111',
+        'bulk 112',
+        'bulk 113',
+        'bulk 114',
+        'bulk 115',
+        'bulk 116',
+        'bulk 117',
+        'bulk 118',
+        'bulk 119',
+      ].sort(),
+    );
+    const none = JSON.parse((await raw(`${srv.base}/api/tasks?status=running`)).body);
+    expect(none.total).toBe(0);
+  });
+
+  it('answers bad input with the field and the fix', async () => {
+    const bad = await raw(`${srv.base}/api/tasks?limit=5000`);
+    expect(bad.status).toBe(400);
+    expect(JSON.parse(bad.body).error).toMatchObject({
+      code: 'VALIDATION',
+      message: expect.stringContaining('limit'),
+    });
+    const status = await raw(`${srv.base}/api/tasks?status=done`);
+    expect(JSON.parse(status.body).error.message).toMatch(/status: 'done' is not one of pending/);
+    const missing = await raw(`${srv.base}/api/tasks/tsk_nope`);
+    expect(missing.status).toBe(404);
+    expect(JSON.parse(missing.body).error.code).toBe('NOT_FOUND');
+  });
+
+  it('acts through the same services and shows the domain error', async () => {
+    const t = await tasks.create({ name: 'act on me' });
+    const del = await post(`${srv.base}/api/tasks/${t.id}/delete`, {});
+    expect(del.status).toBe(409);
+    expect(JSON.parse(del.body).error).toMatchObject({
+      code: 'ILLEGAL_TRANSITION',
+      message: expect.stringContaining('only completed, failed, cancelled tasks can be deleted'),
+    });
+    const cp = JSON.parse(
+      (await post(`${srv.base}/api/tasks/${t.id}/checkpoint`, { description: 'before' })).body,
+    );
+    expect(cp.checkpoint.id).toMatch(/^chk_/);
+    expect((await post(`${srv.base}/api/tasks/${t.id}/cancel`, {})).status).toBe(200);
+    expect((await tasks.get(t.id)).status).toBe('cancelled');
+    const restored = JSON.parse(
+      (await post(`${srv.base}/api/tasks/${t.id}/restore`, { checkpointId: cp.checkpoint.id }))
+        .body,
+    );
+    expect(restored.task.status).toBe('pending');
+    const forked = JSON.parse(
+      (
+        await post(`${srv.base}/api/tasks/${t.id}/fork`, {
+          checkpointId: cp.checkpoint.id,
+          name: 'child',
+        })
+      ).body,
+    );
+    expect(forked.task).toMatchObject({ name: 'child', status: 'pending' });
+    const unknown = await post(`${srv.base}/api/tasks/${t.id}/explode`, {});
+    expect(JSON.parse(unknown.body).error.message).toMatch(/action: 'explode' is not one of/);
+    // A form post (no JSON content type) is refused: cross-site pages cannot send JSON unasked.
+    const form = await raw(`${srv.base}/api/tasks/${t.id}/cancel`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: 'x=1',
+    });
+    expect(form.status).toBe(400);
+    expect(JSON.parse(form.body).error.message).toMatch(/content-type/);
+  });
+
+  it('returns detail with timeline, checkpoints, logs, executions, decisions', async () => {
+    const t = await tasks.create({ name: 'detailed' });
+    await tasks.start(t.id);
+    await srv.app.get(CheckpointsService).create({ taskId: t.id, description: 'cp1' });
+    await srv.app.get(TaskLogService).write(t.id, 'warn', 'careful');
+    const d = JSON.parse((await raw(`${srv.base}/api/tasks/${t.id}`)).body);
+    expect(d.task.status).toBe('running');
+    expect(d.timeline.map((e: { message: string }) => e.message)).toEqual([
+      'task created',
+      'task started',
+    ]);
+    expect(d.checkpoints[0]).toMatchObject({ description: 'cp1' });
+    expect(d.locks).toEqual([]);
+    const logs = JSON.parse((await raw(`${srv.base}/api/tasks/${t.id}/logs?level=warn`)).body);
+    expect(logs.entries.map((e: { message: string }) => e.message)).toEqual(['careful']);
+    expect((await raw(`${srv.base}/api/tasks/${t.id}/logs?level=loud`)).status).toBe(400);
+    expect(JSON.parse((await raw(`${srv.base}/api/tasks/${t.id}/executions`)).body).items).toEqual(
+      [],
+    );
+    expect(JSON.parse((await raw(`${srv.base}/api/tasks/${t.id}/decisions`)).body).items).toEqual(
+      [],
+    );
+  });
+
+  it('reports system health and counts', async () => {
+    const s = JSON.parse((await raw(`${srv.base}/api/system`)).body);
+    expect(s.health.status).toBe('ok');
+    expect(Object.keys(s.health.checks)).toEqual(['engine', 'database', 'disk']);
+    expect(s.counts.total).toBeGreaterThanOrEqual(120);
+  });
+
+  it('pushes changes to every open stream from one feed', async () => {
+    const streams = await Promise.all(
+      [0, 1, 2].map(async () => {
+        const ac = new AbortController();
+        const res = await fetch(`${srv.base}/api/events`, { signal: ac.signal });
+        expect(res.headers.get('content-type')).toMatch(/^text\/event-stream/);
+        const reader = res.body!.getReader();
+        let text = '';
+        const until = async (needle: string) => {
+          while (!text.includes(needle)) {
+            const { value, done } = await reader.read();
+            if (done) throw new Error(`stream ended before '${needle}'`);
+            text += Buffer.from(value).toString('utf8');
+          }
+        };
+        return { ac, until };
+      }),
+    );
+    await Promise.all(streams.map((s) => s.until('"type":"hello"')));
+    await tasks.create({ name: 'announced <to> all' });
+    await Promise.all(streams.map((s) => s.until('announced <to> all')));
+    for (const s of streams) s.ac.abort();
+  });
+
+  it('refuses a foreign Host or Origin (DNS rebinding) on the dashboard too', async () => {
+    expect((await raw(`${srv.base}/api/tasks`, { headers: { host: 'evil.example' } })).status).toBe(
+      403,
+    );
+    expect((await raw(`${srv.base}/`, { headers: { origin: 'http://evil.example' } })).status).toBe(
+      403,
+    );
+  });
+});
+
+describe('dashboard HTTP API with a token', () => {
+  let srv: DashboardServer;
+  beforeAll(async () => {
+    srv = await dashboardServer({ token: TOKEN });
+  });
+  afterAll(() => srv?.close());
+
+  it('refuses the page, the data and the feed without the token', async () => {
+    for (const path of ['/', '/app.js', '/api/tasks', '/api/system', '/api/events']) {
+      const r = await raw(`${srv.base}${path}`);
+      expect({ path, status: r.status }).toEqual({ path, status: 401 });
+      expect(r.body).not.toContain('tsk_');
+    }
+    expect((await post(`${srv.base}/api/tasks/x/cancel`, {})).status).toBe(401);
+    expect((await raw(`${srv.base}/?token=wrong-token-0123456789`)).status).toBe(401);
+  });
+
+  it('logs a browser in from /?token= into an HttpOnly cookie, and accepts a bearer header', async () => {
+    const login = await raw(`${srv.base}/?token=${TOKEN}`);
+    expect(login.status).toBe(303);
+    expect(login.headers.location).toBe('/');
+    const cookie = String((login.headers['set-cookie'] as string[])[0]);
+    expect(cookie).toMatch(/^opencode_session=[0-9a-f]{64}; HttpOnly; SameSite=Strict; Path=\//);
+    expect(cookie).not.toContain(TOKEN);
+    const session = cookie.split(';')[0];
+    expect((await raw(`${srv.base}/api/tasks`, { headers: { cookie: session } })).status).toBe(200);
+    expect(
+      (await raw(`${srv.base}/`, { headers: { cookie: 'opencode_session=forged' } })).status,
+    ).toBe(401);
+    const bearer = await raw(`${srv.base}/api/tasks`, {
+      headers: { authorization: `Bearer ${TOKEN}` },
+    });
+    expect(bearer.status).toBe(200);
+    // The cookie opens read-only /metrics too, never /mcp (programs there send the bearer header).
+    expect((await raw(`${srv.base}/metrics`, { headers: { cookie: session } })).status).toBe(200);
+    const mcp = await raw(`${srv.base}/mcp`, { method: 'POST', headers: { cookie: session } });
+    expect(mcp.status).toBe(401);
+  });
+});

@@ -1,0 +1,247 @@
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { CheckpointsService } from '../../src/modules/history/checkpoints.service';
+import { TaskLogService } from '../../src/modules/history/task-log.service';
+import { TasksService } from '../../src/modules/tasks/tasks.service';
+import {
+  CHROMIUM,
+  dashboardServer,
+  describeBrowser,
+  mcpClient,
+  type DashboardServer,
+} from './harness';
+
+const TOKEN = 'browser-token-0123456789abcdef';
+/** Screenshots kept as test artifacts (gitignored). */
+const ARTIFACTS = join(__dirname, '..', '..', 'test-artifacts', 'dashboard');
+const XSS_NAME = '<img src=x onerror=alert(1)>';
+
+describeBrowser('dashboard in headless Chromium', () => {
+  let browser: Browser;
+  let srv: DashboardServer;
+  let mcp: Client;
+  let tasks: TasksService;
+  /** Page scripts' errors and dialogs: any of them fails the test that caused it. */
+  const problems: string[] = [];
+
+  async function open(path: string, width = 1280): Promise<Page> {
+    const page = await browser.newPage({ viewport: { width, height: 900 } });
+    page.on('pageerror', (e) => problems.push(`pageerror: ${e.message}`));
+    page.on('dialog', (d) => {
+      problems.push(`dialog: ${d.message()}`);
+      void d.dismiss();
+    });
+    await page.goto(`${srv.base}/${path}`);
+    await page.waitForSelector(`body[data-ready="${path || '#/'}"]`);
+    return page;
+  }
+
+  beforeAll(async () => {
+    mkdirSync(ARTIFACTS, { recursive: true });
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      // Running as root in CI: Chromium's own sandbox needs user namespaces we may not have.
+      args: ['--no-sandbox', '--disable-dev-shm-usage'],
+    });
+    srv = await dashboardServer();
+    tasks = srv.app.get(TasksService);
+    mcp = await mcpClient(srv.http.url);
+  });
+  afterAll(async () => {
+    await mcp?.close();
+    await browser?.close();
+    await srv?.close();
+  });
+  afterEach(() => {
+    expect(problems.splice(0)).toEqual([]);
+  });
+
+  it('shows a task created over MCP in the open list without a reload', async () => {
+    await tasks.create({ name: 'already there' });
+    const page = await open('');
+    await page.locator('#live.on').waitFor();
+    await page.evaluate(() => ((globalThis as Record<string, unknown>).__sameDocument = true));
+    const r = (await mcp.callTool({
+      name: 'create_task_sandbox',
+      arguments: { name: 'made over MCP' },
+    })) as unknown as { structuredContent: { taskId: string } };
+    const row = page.locator(`#task-rows tr[data-id="${r.structuredContent.taskId}"]`);
+    await row.waitFor({ timeout: 5_000 });
+    expect(await row.locator('td').first().textContent()).toBe('made over MCP');
+    expect(await page.locator('#count').textContent()).toBe('1–2 of 2 tasks');
+    expect(await page.evaluate(() => (globalThis as Record<string, unknown>).__sameDocument)).toBe(
+      true,
+    );
+    // ... and its status moves live too.
+    await mcp.callTool({ name: 'resume_task', arguments: { taskId: r.structuredContent.taskId } });
+    await row.locator('.badge.s-running').waitFor({ timeout: 5_000 });
+    await page.screenshot({ path: join(ARTIFACTS, 'list-1280.png') });
+    await page.setViewportSize({ width: 390, height: 800 });
+    await page.screenshot({ path: join(ARTIFACTS, 'list-390.png') });
+    expect(await page.locator('th.col-owner').isVisible()).toBe(false);
+    await page.close();
+  });
+
+  it('follows the log of a task: a line written after the page opened appears', async () => {
+    const t = await tasks.create({ name: 'log follower' });
+    await tasks.start(t.id);
+    const page = await open(`#/task/${t.id}`);
+    await page.locator('#live.on').waitFor();
+    await page.locator('#log li', { hasText: 'task started' }).waitFor();
+    await srv.app
+      .get(TaskLogService)
+      .write(t.id, 'warn', 'written after the page opened', { n: 1 });
+    await page
+      .locator('#log li', { hasText: 'written after the page opened' })
+      .waitFor({ timeout: 5_000 });
+    // The level filter hides lines below it.
+    await page.selectOption('#log-level', 'warn');
+    await page.locator('#log li', { hasText: 'task started' }).waitFor({ state: 'detached' });
+    expect(await page.locator('#log li').count()).toBe(1);
+    await page.close();
+  });
+
+  it('shows a sandboxed task: facts, live resources, executions, decisions, lock holders', async () => {
+    const call = (name: string, args: Record<string, unknown>) =>
+      mcp.callTool({ name, arguments: args }) as Promise<{
+        structuredContent: Record<string, unknown>;
+      }>;
+    const created = await call('create_task_sandbox', {
+      name: 'sandboxed',
+      image: 'busybox',
+      limits: { memoryMb: 256, pids: 64 },
+    });
+    const taskId = created.structuredContent.taskId as string;
+    await call('resume_task', { taskId });
+    await call('attach_agent_to_task', { taskId, agentId: 'claude-1', ttlMs: 600_000 });
+    await call('record_decision', {
+      taskId,
+      agentId: 'claude-1',
+      decision: 'use busybox',
+      reasoning: 'small',
+    });
+    const page = await open(`#/task/${taskId}`);
+    await page.locator('#live.on').waitFor();
+    await page.locator('#lock-rows td', { hasText: 'claude-1' }).waitFor();
+    expect(await page.locator('#lock-rows time').textContent()).toMatch(/^in \d+m$/);
+    await page.locator('#decisions li', { hasText: 'use busybox' }).waitFor();
+    expect(await page.locator('#h-sandbox ~ dl').textContent()).toContain('256 MiB, 64 pids');
+    await call('execute_in_task', { taskId, agentId: 'claude-1', command: ['echo', 'hi'] });
+    await page.locator('#exec-rows td', { hasText: 'echo hi' }).waitFor({ timeout: 5_000 });
+    await page.locator('#stats-text', { hasText: 'of 256.0 MiB' }).waitFor({ timeout: 6_000 });
+    await page.screenshot({ path: join(ARTIFACTS, 'detail-1280.png'), fullPage: true });
+    await page.setViewportSize({ width: 390, height: 800 });
+    await page.screenshot({ path: join(ARTIFACTS, 'detail-390.png'), fullPage: true });
+    await page.close();
+  });
+
+  it('asks before a restore, then rewinds the task', async () => {
+    const t = await tasks.create({ name: 'to rewind' });
+    await tasks.start(t.id);
+    const cp = await srv.app
+      .get(CheckpointsService)
+      .create({ taskId: t.id, description: 'known good' });
+    await srv.app.get(TaskLogService).write(t.id, 'info', 'after the checkpoint');
+    await tasks.complete(t.id, { message: 'done' });
+    const page = await open(`#/task/${t.id}`);
+    const restore = page.locator(`tr[data-checkpoint="${cp.id}"] button.restore`);
+
+    // Declining changes nothing.
+    await restore.click();
+    const dialog = page.locator('#confirm');
+    await dialog.waitFor();
+    expect(await page.locator('#confirm-text').textContent()).toContain('known good');
+    await page.keyboard.press('Escape');
+    await dialog.waitFor({ state: 'hidden' });
+    expect((await tasks.get(t.id)).status).toBe('completed');
+
+    // Confirming rewinds: back to pending, later lines marked rewound.
+    await restore.focus();
+    await page.keyboard.press('Enter');
+    await dialog.waitFor();
+    await page.click('#confirm-yes');
+    await page.locator('#task-status .badge.s-pending').waitFor({ timeout: 5_000 });
+    expect((await tasks.get(t.id)).status).toBe('pending');
+    await page.locator('#log li.rewound', { hasText: 'after the checkpoint' }).waitFor();
+    await page.locator('#log li', { hasText: `restored to checkpoint ${cp.id}` }).waitFor();
+    await page.close();
+  });
+
+  it('shows the domain error of a refused action', async () => {
+    const t = await tasks.create({ name: 'not deletable yet' });
+    const page = await open(`#/task/${t.id}`);
+    await page.click('#act-delete');
+    await page.click('#confirm-yes');
+    const toast = page.locator('#toast.error');
+    await toast.waitFor();
+    expect(await toast.textContent()).toMatch(
+      /^ILLEGAL_TRANSITION: task .* is pending; only completed/,
+    );
+    expect((await tasks.get(t.id)).status).toBe('pending');
+    await page.close();
+  });
+
+  it('renders a task named like markup as text, in the list and the detail', async () => {
+    const t = await tasks.create({ name: XSS_NAME, description: '<script>alert(2)</script>' });
+    await srv.app.get(TaskLogService).write(t.id, 'info', '<b onmouseover=alert(3)>log</b>');
+    const page = await open('');
+    const cell = page.locator(`#task-rows tr[data-id="${t.id}"] td`).first();
+    expect(await cell.textContent()).toBe(XSS_NAME);
+    expect(await page.locator('#main img').count()).toBe(0);
+    await cell.locator('a').click();
+    await page.waitForSelector(`body[data-ready="#/task/${t.id}"]`);
+    expect(await page.locator('#task-name').textContent()).toBe(XSS_NAME);
+    await page.locator('#log li', { hasText: '<b onmouseover=alert(3)>log</b>' }).waitFor();
+    expect(await page.locator('#main img, #main script, #main b').count()).toBe(0);
+    await page.close();
+    // afterEach fails the test if any alert() ran.
+  });
+
+  it('shows the system view', async () => {
+    const page = await open('#/system');
+    await page.locator('#health-rows tr').first().waitFor();
+    expect(await page.locator('#health-rows th').allTextContents()).toEqual([
+      'engine',
+      'database',
+      'disk',
+    ]);
+    await page.screenshot({ path: join(ARTIFACTS, 'system-1280.png') });
+    await page.close();
+  });
+});
+
+describeBrowser('dashboard in headless Chromium, with a token', () => {
+  let browser: Browser;
+  let srv: DashboardServer;
+
+  beforeAll(async () => {
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: ['--no-sandbox', '--disable-dev-shm-usage'],
+    });
+    srv = await dashboardServer({ token: TOKEN });
+    await srv.app.get(TasksService).create({ name: 'secret task' });
+  });
+  afterAll(async () => {
+    await browser?.close();
+    await srv?.close();
+  });
+
+  it('refuses the page and its data without the token, and opens with it', async () => {
+    const page = await browser.newPage();
+    const res = await page.goto(`${srv.base}/`);
+    expect(res!.status()).toBe(401);
+    expect(await page.content()).not.toContain('secret task');
+    for (const path of ['/api/tasks', '/api/events', '/app.js']) {
+      expect((await page.request.get(`${srv.base}${path}`)).status()).toBe(401);
+    }
+    await page.goto(`${srv.base}/?token=${TOKEN}`);
+    expect(page.url()).toBe(`${srv.base}/`);
+    await page.waitForSelector('body[data-ready="#/"]');
+    await page.locator('#task-rows td', { hasText: 'secret task' }).waitFor();
+    await page.locator('#live.on').waitFor();
+    await page.close();
+  });
+});
