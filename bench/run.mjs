@@ -11,6 +11,7 @@ const scripts = [
   'postgres.mjs',
   'docker.mjs',
   'mcp.mjs',
+  'dashboard.mjs',
 ];
 const only = process.argv.slice(2);
 let failed = 0;
