@@ -45,3 +45,6 @@ export {
   type LockWaitEvent,
 } from './modules/locks/lock.events';
 export { MCP_EVENTS, type McpCallEvent } from './modules/mcp/mcp.events';
+export { DashboardModule } from './modules/dashboard/dashboard.module';
+export { DashboardRoutes } from './modules/dashboard/dashboard.routes';
+export { DashboardFeed, FEED_LIMITS } from './modules/dashboard/dashboard-feed.service';

@@ -1114,6 +1114,20 @@
     document.body.setAttribute('data-ready', hash);
   }
 
+  // A hidden tab gives its stream back: browsers allow 6 connections per host over HTTP/1.1,
+  // and each open dashboard holds one. Coming back re-reads the view, then follows again.
+  document.addEventListener('visibilitychange', () => {
+    if (document.visibilityState === 'hidden') {
+      if (source) source.close();
+      source = undefined;
+      const live = $('#live');
+      live.textContent = 'paused (tab hidden)';
+      live.className = 'live off';
+    } else if (!source) {
+      void route();
+    }
+  });
+
   window.addEventListener('hashchange', () => {
     document.body.removeAttribute('data-ready');
     void route().then(() => $('#main').focus({ preventScroll: true }));
