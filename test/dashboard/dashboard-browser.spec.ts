@@ -1,7 +1,11 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { EventEmitter2 } from '@nestjs/event-emitter';
 import { chromium, type Browser, type Page } from 'playwright-core';
+import { ReconcilerService } from '../../src/modules/docker/reconciler.service';
+import { SANDBOX_EVENTS } from '../../src/modules/docker/sandbox.events';
+import { SANDBOX_RUNTIME, type SandboxRuntime } from '../../src/ports/sandbox-runtime.port';
 import { CheckpointsService } from '../../src/modules/history/checkpoints.service';
 import { TaskLogService } from '../../src/modules/history/task-log.service';
 import { TasksService } from '../../src/modules/tasks/tasks.service';
@@ -199,14 +203,27 @@ describeBrowser('dashboard in headless Chromium', () => {
     // afterEach fails the test if any alert() ran.
   });
 
-  it('shows the system view', async () => {
+  it('shows health, alerts and reconciler actions on the system view as they happen', async () => {
     const page = await open('#/system');
-    await page.locator('#health-rows tr').first().waitFor();
+    await page.locator('#live.on').waitFor();
     expect(await page.locator('#health-rows th').allTextContents()).toEqual([
       'engine',
       'database',
       'disk',
     ]);
+    // What the sandbox monitor publishes when a container is OOM-killed.
+    srv.app.get(EventEmitter2).emit(SANDBOX_EVENTS.alert, {
+      kind: 'oomKilled',
+      taskId: 'tsk_oom',
+      message: 'sandbox of task tsk_oom: the container was OOM-killed',
+      at: new Date().toISOString(),
+    });
+    await page.locator('#alerts li', { hasText: 'the container was OOM-killed' }).waitFor();
+    // A real reconciler pass: a live task whose container vanished is cancelled.
+    const t = await tasks.create({ name: 'vanishes', sandbox: { image: 'busybox' } });
+    await srv.app.get<SandboxRuntime>(SANDBOX_RUNTIME).remove(t.id);
+    await srv.app.get(ReconcilerService).reconcile();
+    await page.locator('#reconciler li', { hasText: t.id }).waitFor();
     await page.screenshot({ path: join(ARTIFACTS, 'system-1280.png') });
     await page.close();
   });

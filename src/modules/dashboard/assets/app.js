@@ -363,7 +363,11 @@
     };
     line('cpuPercent', '#1d4ed8', []);
     line('memoryPercent', '#b91c1c', [6, 3]);
+    line('pidsPercent', '#15803d', [2, 3]);
   }
+
+  /** Pids as a share of the pids limit, so all three lines share one 0–100 % scale. */
+  const withPids = (s) => ({ ...s, pidsPercent: s.pidsLimit ? (100 * s.pids) / s.pidsLimit : 0 });
 
   async function renderDetail(main, id) {
     openFeed(id);
@@ -410,7 +414,7 @@
       width: 600,
       height: 140,
       role: 'img',
-      'aria-label': 'CPU and memory over the last two minutes',
+      'aria-label': 'CPU, memory and pids (last 60 samples, one every 2 s)',
     });
     const statsText = h(
       'p',
@@ -524,8 +528,14 @@
       return li;
     }
 
+    // The first read and the live feed can overlap by a line or two; positions only grow.
+    let lastPos = -1;
     function appendLog(e) {
       if (LEVELS.indexOf(e.level) < LEVELS.indexOf(level)) return;
+      if (typeof e.pos === 'number') {
+        if (e.pos <= lastPos) return;
+        lastPos = e.pos;
+      }
       logBox.append(logLine(e));
       while (logBox.childElementCount > MAX_LOG_LINES) logBox.firstElementChild.remove();
       if (follow) logBox.scrollTop = logBox.scrollHeight;
@@ -535,6 +545,7 @@
       try {
         const r = await api(`/api/tasks/${encodeURIComponent(t.id)}/logs?tail=200&level=${level}`);
         logBox.replaceChildren();
+        lastPos = -1;
         r.entries.forEach(appendLog);
         for (const c of r.corrupt || [])
           logBox.append(h('li', { class: 'lv-error' }, `corrupt line ${c.line}: ${c.error || ''}`));
@@ -677,7 +688,7 @@
           ['network', (sb && sb.sandbox && sb.sandbox.network) || spec.network || 'none'],
         ])
       : h('p', { class: 'muted' }, 'No sandbox.');
-    if (sb && sb.stats) samples.push(sb.stats);
+    if (sb && sb.stats) samples.push(withPids(sb.stats));
 
     main.replaceChildren(
       h('p', null, h('a', { href: '#/' }, '← all tasks')),
@@ -718,6 +729,8 @@
                   h('span', { class: 'k-cpu' }, '— CPU %'),
                   ' ',
                   h('span', { class: 'k-mem' }, '- - memory % of limit'),
+                  ' ',
+                  h('span', { class: 'k-pids' }, '··· pids % of limit'),
                 )
               : null,
             spec ? statsText : null,
@@ -909,7 +922,7 @@
         execBody.prepend(execRow(msg.execution));
       } else if (msg.type === 'stats' && msg.taskId === t.id) {
         const s = msg.stats;
-        samples.push(s);
+        samples.push(withPids(s));
         if (samples.length > CHART_POINTS) samples.shift();
         drawChart(canvas, samples);
         statsText.textContent = `CPU ${s.cpuPercent}% · memory ${mib(s.memoryBytes)} of ${mib(s.memoryLimitBytes)} (${s.memoryPercent}%) · pids ${s.pids}${s.pidsLimit ? ` of ${s.pidsLimit}` : ''}`;

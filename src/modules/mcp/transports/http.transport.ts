@@ -270,7 +270,8 @@ export async function startMcpHttpServer(
       url.searchParams.delete('token');
       res.writeHead(303, {
         'set-cookie': sessionCookie(opts.token),
-        location: url.pathname + url.search,
+        // Path only, never `//host`: the login must not redirect anywhere else.
+        location: (url.pathname.startsWith('//') ? '/' : url.pathname) + url.search,
         'cache-control': 'no-store',
       });
       return res.end();
