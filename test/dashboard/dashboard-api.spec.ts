@@ -1,7 +1,10 @@
 import { request } from 'node:http';
+import { join } from 'node:path';
 import { CheckpointsService } from '../../src/modules/history/checkpoints.service';
 import { TaskLogService } from '../../src/modules/history/task-log.service';
 import { TasksService } from '../../src/modules/tasks/tasks.service';
+import { assertBuilt, cli } from '../helpers/cli';
+import { tempHome } from '../helpers/temp-home';
 import { dashboardServer, type DashboardServer } from './harness';
 
 const TOKEN = 'dashboard-token-0123456789';
@@ -235,5 +238,48 @@ describe('dashboard HTTP API with a token', () => {
     expect((await raw(`${srv.base}/metrics`, { headers: { cookie: session } })).status).toBe(200);
     const mcp = await raw(`${srv.base}/mcp`, { method: 'POST', headers: { cookie: session } });
     expect(mcp.status).toBe(401);
+  });
+});
+
+describe('dashboard feed and other processes on the same database', () => {
+  const home = tempHome('oct-dash-shared-');
+  let srv: DashboardServer;
+  beforeAll(async () => {
+    assertBuilt();
+    srv = await dashboardServer({
+      options: {
+        home: home.dir,
+        database: { driver: 'sqlite', path: join(home.dir, 'opencode.db') },
+      },
+    });
+  });
+  afterAll(async () => {
+    await srv?.close();
+    home.cleanup();
+  });
+
+  it('announces tasks created and started by the CLI in another process', async () => {
+    const ac = new AbortController();
+    const res = await fetch(`${srv.base}/api/events`, { signal: ac.signal });
+    const reader = res.body!.getReader();
+    let text = '';
+    const until = async (re: RegExp) => {
+      while (!re.test(text)) {
+        const { value, done } = await reader.read();
+        if (done) throw new Error(`stream ended before ${re}`);
+        text += Buffer.from(value).toString('utf8');
+      }
+    };
+    await until(/"type":"hello"/);
+    const env = { OPENCODE_HOME: home.dir, OPENCODE_SANDBOX_RUNTIME: 'memory' };
+    const made = cli(['create-task', 'from another process', '--json'], env);
+    expect(made.code).toBe(0);
+    const id = JSON.parse(made.stdout).id as string;
+    const t0 = Date.now();
+    await until(new RegExp(`"id":"${id}","name":"from another process","status":"pending"`));
+    expect(cli(['resume-task', '--task', id], env).code).toBe(0);
+    await until(new RegExp(`"id":"${id}","name":"from another process","status":"running"`));
+    expect(Date.now() - t0).toBeLessThan(10_000);
+    ac.abort();
   });
 });
