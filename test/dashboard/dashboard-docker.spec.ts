@@ -62,7 +62,9 @@ describeDocker('dashboard over a real Docker sandbox', () => {
   it('streams live resource samples and execs of the task being viewed; /metrics counts them', async () => {
     const t = await tasks.create({ name: 'real', sandbox: { limits: { memoryMb: 96, pids: 32 } } });
     await tasks.start(t.id);
-    const detail = await (await fetch(`${srv.base}/api/tasks/${t.id}`)).json();
+    const detail = (await (await fetch(`${srv.base}/api/tasks/${t.id}`)).json()) as {
+      sandbox: { sandbox: unknown };
+    };
     expect(detail.sandbox.sandbox).toMatchObject({
       state: 'running',
       limits: { memoryMb: 96, pids: 32 },
