@@ -88,6 +88,37 @@ describeBrowser('dashboard in headless Chromium', () => {
     await page.close();
   });
 
+  it('filters by status and owner and searches, on the server, by keyboard', async () => {
+    for (const [name, owner] of [
+      ['alpha one', 'filt-a'],
+      ['alpha two', 'filt-b'],
+      ['beta three', 'filt-a'],
+    ]) {
+      await tasks.create({ name, owner });
+    }
+    const page = await open('');
+    await page.fill('#owner-filter', 'filt-a');
+    await page.locator('#count', { hasText: '1–2 of 2 tasks' }).waitFor();
+    expect(await page.locator('#task-rows td.col-name').allTextContents()).toEqual([
+      'beta three',
+      'alpha one',
+    ]);
+    await page.selectOption('#status-filter', 'running');
+    await page.locator('#task-rows td', { hasText: 'No tasks match.' }).waitFor();
+    // "/" jumps to the search; searching clears the filters it cannot combine with.
+    await page.locator('body').click({ position: { x: 5, y: 5 } });
+    await page.keyboard.press('/');
+    await page.keyboard.type('alpha');
+    await page.locator('#count', { hasText: '1–2 of 2 tasks' }).waitFor();
+    expect(await page.inputValue('#owner-filter')).toBe('');
+    expect(await page.inputValue('#status-filter')).toBe('');
+    expect((await page.locator('#task-rows td.col-name').allTextContents()).sort()).toEqual([
+      'alpha one',
+      'alpha two',
+    ]);
+    await page.close();
+  });
+
   it('follows the log of a task: a line written after the page opened appears', async () => {
     const t = await tasks.create({ name: 'log follower' });
     await tasks.start(t.id);

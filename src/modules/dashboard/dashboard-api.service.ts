@@ -66,10 +66,10 @@ export class DashboardApi {
       }
     }
     if (text) {
-      if (statuses.length) {
+      if (statuses.length || q.get('owner')) {
         throw new ValidationError(
           'q',
-          'search cannot be combined with a status filter yet; clear one',
+          'search cannot be combined with the status or owner filter yet; clear one',
         );
       }
       const page = await this.tasks.find(text, { limit, offset });

@@ -136,7 +136,7 @@
   }
 
   // ------------------------------------------------------------------------------ task list
-  const listState = { status: '', q: '', offset: 0 };
+  const listState = { status: '', owner: '', sort: 'createdAt', q: '', offset: 0 };
 
   function taskRow(t) {
     return h(
@@ -166,6 +166,23 @@
       h('option', { value: '' }, 'all statuses'),
       STATUSES.map((s) => h('option', { value: s, selected: listState.status === s }, s)),
     );
+    const owner = h('input', {
+      type: 'text',
+      id: 'owner-filter',
+      value: listState.owner,
+      placeholder: 'any',
+      size: 12,
+    });
+    const sort = h(
+      'select',
+      { id: 'sort' },
+      h('option', { value: 'createdAt', selected: listState.sort === 'createdAt' }, 'newest first'),
+      h(
+        'option',
+        { value: 'updatedAt', selected: listState.sort === 'updatedAt' },
+        'recently changed',
+      ),
+    );
     const count = h('p', { id: 'count', class: 'muted', 'aria-live': 'polite' });
     const tbody = h('tbody', { id: 'task-rows' });
     const prev = h('button', { type: 'button', id: 'prev' }, '← Newer');
@@ -174,7 +191,10 @@
     let page = { items: [], total: 0, offset: 0, limit: PAGE };
     let seq = 0;
 
-    const matches = (t) => !listState.q && (!listState.status || listState.status === t.status);
+    const matches = (t) =>
+      !listState.q &&
+      (!listState.status || listState.status === t.status) &&
+      (!listState.owner || listState.owner === t.owner);
 
     function showCount() {
       const from = page.total ? page.offset + 1 : 0;
@@ -189,6 +209,8 @@
       const qs = new URLSearchParams({ limit: String(PAGE), offset: String(listState.offset) });
       if (listState.q) qs.set('q', listState.q);
       if (listState.status) qs.set('status', listState.status);
+      if (listState.owner) qs.set('owner', listState.owner);
+      if (!listState.q) qs.set('sort', listState.sort);
       try {
         const data = await api(`/api/tasks?${qs}`);
         if (mine !== seq) return;
@@ -216,18 +238,29 @@
       clearTimeout(debounce);
       debounce = setTimeout(() => {
         listState.q = search.value.trim();
-        if (listState.q && listState.status) {
-          listState.status = '';
-          status.value = '';
+        if (listState.q) {
+          // The search runs over all tasks: filters do not combine with it (yet).
+          listState.status = listState.owner = '';
+          status.value = owner.value = '';
         }
         listState.offset = 0;
         void load();
       }, 250);
     });
-    status.addEventListener('change', () => {
+    const filtered = () => {
       listState.status = status.value;
+      listState.owner = owner.value.trim();
+      listState.sort = sort.value;
+      if (listState.q && (listState.status || listState.owner)) listState.q = search.value = '';
       listState.offset = 0;
       void load();
+    };
+    status.addEventListener('change', filtered);
+    sort.addEventListener('change', filtered);
+    let ownerDebounce;
+    owner.addEventListener('input', () => {
+      clearTimeout(ownerDebounce);
+      ownerDebounce = setTimeout(filtered, 300);
     });
     prev.addEventListener('click', () => {
       listState.offset = Math.max(0, listState.offset - PAGE);
@@ -247,10 +280,14 @@
         search,
         h('label', { for: 'status-filter' }, 'Status'),
         status,
+        h('label', { for: 'owner-filter' }, 'Owner'),
+        owner,
+        h('label', { for: 'sort' }, 'Order'),
+        sort,
         h(
           'span',
           { id: 'search-help', class: 'sr-only' },
-          'Search cannot be combined with a status filter.',
+          'Searching clears the status and owner filters.',
         ),
       ),
       count,
@@ -290,7 +327,12 @@
           const tr = taskRow(t);
           old.replaceWith(tr);
           rows.set(t.id, tr);
-        } else if (listState.offset === 0 && matches(t) && msg.event === 'afterTaskCreate') {
+        } else if (
+          listState.offset === 0 &&
+          listState.sort === 'createdAt' &&
+          matches(t) &&
+          msg.event === 'afterTaskCreate'
+        ) {
           if (!rows.size) tbody.replaceChildren();
           const tr = taskRow(t);
           tbody.prepend(tr);
@@ -1007,7 +1049,7 @@
               href: '#/',
               onclick: () => {
                 listState.status = st;
-                listState.q = '';
+                listState.q = listState.owner = '';
                 listState.offset = 0;
               },
             },
