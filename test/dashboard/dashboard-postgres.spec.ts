@@ -1,0 +1,63 @@
+import { TaskLogService } from '../../src/modules/history/task-log.service';
+import { TasksService } from '../../src/modules/tasks/tasks.service';
+import { describePg, freshDatabase } from '../helpers/postgres';
+import { dashboardServer, type DashboardServer } from './harness';
+
+/** Collects an SSE stream's text; `until` waits for a pattern. */
+async function stream(url: string) {
+  const ac = new AbortController();
+  const res = await fetch(url, { signal: ac.signal });
+  const reader = res.body!.getReader();
+  let text = '';
+  return {
+    close: () => ac.abort(),
+    async until(re: RegExp): Promise<void> {
+      while (!re.test(text)) {
+        const { value, done } = await reader.read();
+        if (done) throw new Error(`stream ended before ${re}`);
+        text += Buffer.from(value).toString('utf8');
+      }
+    },
+  };
+}
+
+describePg('dashboards of two serve instances on one Postgres', () => {
+  let db: Awaited<ReturnType<typeof freshDatabase>>;
+  let a: DashboardServer;
+  let b: DashboardServer;
+
+  beforeAll(async () => {
+    db = await freshDatabase();
+    const options = { database: { driver: 'postgres' as const, url: db.url } };
+    a = await dashboardServer({ options });
+    b = await dashboardServer({ options });
+  });
+  afterAll(async () => {
+    await a?.close();
+    await b?.close();
+    await db?.drop();
+  });
+
+  it("shows on A's dashboards what B does: new tasks, status changes, log lines", async () => {
+    const feed = await stream(`${a.base}/api/events`);
+    await feed.until(/"type":"hello"/);
+    const tasksB = b.app.get(TasksService);
+    const t = await tasksB.create({ name: 'made on B' });
+    await feed.until(new RegExp(`"id":"${t.id}","name":"made on B","status":"pending"`));
+    const detail = await stream(`${a.base}/api/events?task=${t.id}`);
+    await detail.until(/"type":"hello"/);
+    await new Promise((r) => setTimeout(r, 300)); // A's log follower has started
+    await tasksB.start(t.id);
+    await feed.until(new RegExp(`"id":"${t.id}","name":"made on B","status":"running"`));
+    await b.app.get(TaskLogService).write(t.id, 'info', 'written on B');
+    await detail.until(/"message":"written on B"/);
+    const list = (await (await fetch(`${a.base}/api/tasks`)).json()) as { total: number };
+    expect(list.total).toBe(1);
+    const sys = (await (await fetch(`${a.base}/api/system`)).json()) as {
+      health: { checks: { database: { status: string; driver: string } } };
+    };
+    expect(sys.health.checks.database).toMatchObject({ status: 'ok', driver: 'postgres' });
+    feed.close();
+    detail.close();
+  });
+});
