@@ -2,6 +2,7 @@ import { Injectable, Optional } from '@nestjs/common';
 import { ValidationError } from '../../domain/errors';
 import { LOG_LEVELS, type LogLevel } from '../../domain/history';
 import { TASK_STATUSES, type TaskStatus } from '../../domain/task';
+import { SandboxMonitorService } from '../docker/sandbox-monitor.service';
 import { SandboxService } from '../docker/sandbox.service';
 import { CheckpointsService } from '../history/checkpoints.service';
 import { DecisionsService } from '../history/decisions.service';
@@ -49,6 +50,7 @@ export class DashboardApi {
     private readonly health: HealthService,
     private readonly feed: DashboardFeed,
     @Optional() private readonly sandboxes?: SandboxService,
+    @Optional() private readonly monitor?: SandboxMonitorService,
   ) {}
 
   /** `?status=a,b&owner=&q=&sort=&order=&limit=&offset=`; `q` searches name, description, metadata. */
@@ -113,7 +115,11 @@ export class DashboardApi {
     if (!has) return null;
     if (!this.sandboxes) return { error: 'no sandbox engine in this process' };
     try {
-      return await this.sandboxes.status(taskId, { stats: true });
+      // No stats call here: Docker takes 1-2 s for one. The page shows the monitor's last sample,
+      // and the change feed sends fresh ones every 2 s while the task is open.
+      const status = await this.sandboxes.status(taskId);
+      const latest = this.monitor?.latest.get(taskId);
+      return latest ? { ...status, stats: latest } : status;
     } catch (err) {
       return { error: (err as Error).message };
     }
