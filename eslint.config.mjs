@@ -34,10 +34,10 @@ export default tseslint.config(
     },
   },
   {
-    // The dashboard's page script runs in browsers, as a classic script.
+    // The dashboard's page scripts run in browsers, as ES modules (no build step).
     files: ['src/modules/dashboard/assets/**/*.js'],
     languageOptions: {
-      sourceType: 'script',
+      sourceType: 'module',
       globals: Object.fromEntries(
         [
           'window',

@@ -49,8 +49,12 @@ describe('dashboard HTTP API (open, loopback)', () => {
     expect(page.status).toBe(200);
     expect(page.headers['content-type']).toMatch(/^text\/html/);
     expect(page.headers['content-security-policy']).toMatch(/script-src 'self'/);
-    expect(page.body).toContain('<script src="/app.js">');
-    expect((await raw(`${srv.base}/app.js`)).headers['content-type']).toMatch(/javascript/);
+    expect(page.body).toContain('<script type="module" src="/app.js">');
+    for (const js of ['app.js', 'lib.js', 'list-view.js', 'task-view.js', 'system-view.js']) {
+      const r = await raw(`${srv.base}/${js}`);
+      expect({ js, status: r.status }).toEqual({ js, status: 200 });
+      expect(r.headers['content-type']).toMatch(/^text\/javascript/);
+    }
     expect((await raw(`${srv.base}/app.css`)).status).toBe(200);
     expect((await raw(`${srv.base}/nope`)).status).toBe(404);
   });

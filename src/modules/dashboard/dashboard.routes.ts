@@ -11,6 +11,10 @@ import { DashboardFeed } from './dashboard-feed.service';
 const ASSETS: Record<string, [file: string, type: string]> = {
   '/': ['index.html', 'text/html; charset=utf-8'],
   '/app.js': ['app.js', 'text/javascript; charset=utf-8'],
+  '/lib.js': ['lib.js', 'text/javascript; charset=utf-8'],
+  '/list-view.js': ['list-view.js', 'text/javascript; charset=utf-8'],
+  '/task-view.js': ['task-view.js', 'text/javascript; charset=utf-8'],
+  '/system-view.js': ['system-view.js', 'text/javascript; charset=utf-8'],
   '/app.css': ['app.css', 'text/css; charset=utf-8'],
 };
 
