@@ -72,7 +72,7 @@ describeBrowser('dashboard in headless Chromium', () => {
       arguments: { name: 'made over MCP' },
     })) as unknown as { structuredContent: { taskId: string } };
     const row = page.locator(`#task-rows tr[data-id="${r.structuredContent.taskId}"]`);
-    await row.waitFor({ timeout: 5_000 });
+    await row.waitFor({ timeout: 15_000 });
     expect(await row.locator('td').first().textContent()).toBe('made over MCP');
     expect(await page.locator('#count').textContent()).toBe('1–2 of 2 tasks');
     expect(await page.evaluate(() => (globalThis as Record<string, unknown>).__sameDocument)).toBe(
@@ -80,7 +80,7 @@ describeBrowser('dashboard in headless Chromium', () => {
     );
     // ... and its status moves live too.
     await mcp.callTool({ name: 'resume_task', arguments: { taskId: r.structuredContent.taskId } });
-    await row.locator('.badge.s-running').waitFor({ timeout: 5_000 });
+    await row.locator('.badge.s-running').waitFor({ timeout: 15_000 });
     await page.screenshot({ path: join(ARTIFACTS, 'list-1280.png') });
     await page.setViewportSize({ width: 390, height: 800 });
     await page.screenshot({ path: join(ARTIFACTS, 'list-390.png') });
@@ -130,7 +130,7 @@ describeBrowser('dashboard in headless Chromium', () => {
       .write(t.id, 'warn', 'written after the page opened', { n: 1 });
     await page
       .locator('#log li', { hasText: 'written after the page opened' })
-      .waitFor({ timeout: 5_000 });
+      .waitFor({ timeout: 15_000 });
     // The level filter hides lines below it.
     await page.selectOption('#log-level', 'warn');
     await page.locator('#log li', { hasText: 'task started' }).waitFor({ state: 'detached' });
@@ -164,8 +164,8 @@ describeBrowser('dashboard in headless Chromium', () => {
     await page.locator('#decisions li', { hasText: 'use busybox' }).waitFor();
     expect(await page.locator('#h-sandbox ~ dl').textContent()).toContain('256 MiB, 64 pids');
     await call('execute_in_task', { taskId, agentId: 'claude-1', command: ['echo', 'hi'] });
-    await page.locator('#exec-rows td', { hasText: 'echo hi' }).waitFor({ timeout: 5_000 });
-    await page.locator('#stats-text', { hasText: 'of 256.0 MiB' }).waitFor({ timeout: 6_000 });
+    await page.locator('#exec-rows td', { hasText: 'echo hi' }).waitFor({ timeout: 15_000 });
+    await page.locator('#stats-text', { hasText: 'of 256.0 MiB' }).waitFor({ timeout: 15_000 });
     await page.screenshot({ path: join(ARTIFACTS, 'detail-1280.png'), fullPage: true });
     await page.setViewportSize({ width: 390, height: 800 });
     await page.screenshot({ path: join(ARTIFACTS, 'detail-390.png'), fullPage: true });
@@ -197,7 +197,7 @@ describeBrowser('dashboard in headless Chromium', () => {
     await page.keyboard.press('Enter');
     await dialog.waitFor();
     await page.click('#confirm-yes');
-    await page.locator('#task-status .badge.s-pending').waitFor({ timeout: 5_000 });
+    await page.locator('#task-status .badge.s-pending').waitFor({ timeout: 15_000 });
     expect((await tasks.get(t.id)).status).toBe('pending');
     await page.locator('#log li.rewound', { hasText: 'after the checkpoint' }).waitFor();
     await page.locator('#log li', { hasText: `restored to checkpoint ${cp.id}` }).waitFor();
