@@ -98,6 +98,9 @@ describe('dashboard HTTP API (open, loopback)', () => {
     const missing = await raw(`${srv.base}/api/tasks/tsk_nope`);
     expect(missing.status).toBe(404);
     expect(JSON.parse(missing.body).error.code).toBe('NOT_FOUND');
+    const stream = await raw(`${srv.base}/api/events?task=tsk_nope`);
+    expect(stream.status).toBe(404);
+    expect(JSON.parse(stream.body).error.message).toBe("task 'tsk_nope' not found");
   });
 
   it('acts through the same services and shows the domain error', async () => {

@@ -88,6 +88,10 @@ export class DashboardApi {
     return { ...page, items: page.items.map(summarize) };
   }
 
+  async taskSummary(id: string) {
+    return summarize(await this.tasks.get(id));
+  }
+
   async task(id: string) {
     const task = await this.tasks.get(id);
     const [sandbox, locks, checkpoints, timeline] = await Promise.all([

@@ -153,7 +153,8 @@ export class DashboardRoutes implements HttpRoutes {
     const q = url.searchParams;
     const get = req.method === 'GET';
     if (parts[0] === 'events' && parts.length === 1 && get) {
-      const task = q.get('task') || undefined;
+      // A task's stream starts one watcher for it: only for a task that exists (else 404).
+      const task = q.get('task') ? (await this.api.taskSummary(q.get('task')!)).id : undefined;
       if (!this.feed.attach(res, task)) {
         json(res, 503, {
           error: { code: 'STORAGE_UNAVAILABLE', message: 'too many dashboards open', details: {} },
