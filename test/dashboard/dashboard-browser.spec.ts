@@ -218,6 +218,76 @@ describeBrowser('dashboard in headless Chromium', () => {
     await page.close();
   });
 
+  it('keeps text readable: WCAG AA contrast (4.5:1) for badges, links, buttons, muted text, log', async () => {
+    const t = await tasks.create({ name: 'contrast' });
+    for (const s of ['running', 'completed', 'failed', 'cancelled']) {
+      await tasks.create({ name: `c-${s}` }).then(async (x) => {
+        if (s !== 'cancelled') await tasks.start(x.id);
+        if (s === 'completed') await tasks.complete(x.id);
+        if (s === 'failed') await tasks.fail(x.id, { error: 'no' });
+        if (s === 'cancelled') await tasks.cancel(x.id);
+      });
+    }
+    const check = async (page: Page, selectors: string[]) =>
+      page.evaluate((sels) => {
+        const g = globalThis as any;
+        const rgb = (c: string) => (c.match(/[\d.]+/g) ?? []).map(Number);
+        const lum = ([r, gr, b]: number[]) => {
+          const f = (v: number) => {
+            const x = v / 255;
+            return x <= 0.03928 ? x / 12.92 : ((x + 0.055) / 1.055) ** 2.4;
+          };
+          return 0.2126 * f(r) + 0.7152 * f(gr) + 0.0722 * f(b);
+        };
+        const background = (el: any): number[] => {
+          for (let e = el; e; e = e.parentElement) {
+            const c = rgb(g.getComputedStyle(e).backgroundColor);
+            if (c.length === 3 || (c.length === 4 && c[3] > 0)) return c.slice(0, 3);
+          }
+          return [255, 255, 255];
+        };
+        return sels.map((sel: string) => {
+          const el = g.document.querySelector(sel);
+          if (!el) return { sel, ratio: 0 };
+          const a = lum(rgb(g.getComputedStyle(el).color));
+          const b = lum(background(el));
+          const ratio = (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
+          return { sel, ratio: Math.round(ratio * 10) / 10 };
+        });
+      }, selectors);
+    const list = await open('');
+    const listResults = await check(list, [
+      '.badge.s-pending',
+      '.badge.s-running',
+      '.badge.s-completed',
+      '.badge.s-failed',
+      '.badge.s-cancelled',
+      '#task-rows a',
+      '#count',
+      'thead th',
+      '#prev',
+    ]);
+    await list.close();
+    const detail = await open(`#/task/${t.id}`);
+    await detail.locator('#log li').first().waitFor();
+    const detailResults = await check(detail, [
+      '#act-delete',
+      '#act-checkpoint',
+      '.facts dt',
+      '#log li .msg',
+      '#log li time',
+      '#log li .data',
+    ]);
+    await detail.close();
+    for (const r of [...listResults, ...detailResults]) {
+      expect({ sel: r.sel, ok: r.ratio >= 4.5, ratio: r.ratio }).toEqual({
+        sel: r.sel,
+        ok: true,
+        ratio: r.ratio,
+      });
+    }
+  });
+
   it('renders a task named like markup as text, in the list and the detail', async () => {
     const t = await tasks.create({ name: XSS_NAME, description: '<script>alert(2)</script>' });
     await srv.app.get(TaskLogService).write(t.id, 'info', '<b onmouseover=alert(3)>log</b>');
