@@ -50,7 +50,14 @@ describe('dashboard HTTP API (open, loopback)', () => {
     expect(page.headers['content-type']).toMatch(/^text\/html/);
     expect(page.headers['content-security-policy']).toMatch(/script-src 'self'/);
     expect(page.body).toContain('<script type="module" src="/app.js">');
-    for (const js of ['app.js', 'lib.js', 'list-view.js', 'task-view.js', 'system-view.js']) {
+    for (const js of [
+      'app.js',
+      'lib.js',
+      'list-view.js',
+      'task-view.js',
+      'task-parts.js',
+      'system-view.js',
+    ]) {
       const r = await raw(`${srv.base}/${js}`);
       expect({ js, status: r.status }).toEqual({ js, status: 200 });
       expect(r.headers['content-type']).toMatch(/^text\/javascript/);

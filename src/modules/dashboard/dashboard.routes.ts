@@ -14,6 +14,7 @@ const ASSETS: Record<string, [file: string, type: string]> = {
   '/lib.js': ['lib.js', 'text/javascript; charset=utf-8'],
   '/list-view.js': ['list-view.js', 'text/javascript; charset=utf-8'],
   '/task-view.js': ['task-view.js', 'text/javascript; charset=utf-8'],
+  '/task-parts.js': ['task-parts.js', 'text/javascript; charset=utf-8'],
   '/system-view.js': ['system-view.js', 'text/javascript; charset=utf-8'],
   '/app.css': ['app.css', 'text/css; charset=utf-8'],
 };
