@@ -12,5 +12,7 @@ export const openConfiguredSandboxRuntime: SandboxRuntimeFactory = async (
     const { MemorySandboxRuntime } = await import('./memory/memory-sandbox.runtime');
     return new MemorySandboxRuntime({ allImages: true });
   }
-  return (await import('./docker')).createDockerSandboxRuntime();
+  return (await import('./docker')).createDockerSandboxRuntime(undefined, {
+    sessionsPerTask: options.sandbox.execSessions,
+  });
 };

@@ -35,6 +35,8 @@ export interface SandboxOptions {
   monitorIntervalMs: number;
   /** Memory alert threshold, percent of the limit. */
   memoryAlertPercent: number;
+  /** Persistent shell sessions per task for shell-string commands (0 = a `docker exec` each). */
+  execSessions: number;
 }
 
 export const SANDBOX_DEFAULTS: Omit<SandboxOptions, 'mountAllowList'> = {
@@ -55,6 +57,7 @@ export const SANDBOX_DEFAULTS: Omit<SandboxOptions, 'mountAllowList'> = {
   reconcileIntervalMs: 5 * 60_000,
   monitorIntervalMs: 15_000,
   memoryAlertPercent: 90,
+  execSessions: 4,
 };
 
 export type SandboxOptionsInput = Partial<Omit<SandboxOptions, 'defaults' | 'max'>> & {
@@ -95,6 +98,7 @@ export const SANDBOX_ENV_VARS: Record<string, string> = {
   OPENCODE_SANDBOX_ON_VANISHED: `fail (default) or recreate: what the reconciler does when a live task's container is gone`,
   OPENCODE_SANDBOX_ORPHAN_GRACE: `never reap labelled resources younger than this (duration, default ${D.orphanGraceMs / 1000}s)`,
   OPENCODE_SANDBOX_RECONCILE_INTERVAL: `reconcile period in serve/mcp (duration, default ${D.reconcileIntervalMs / 60_000}m; 0 = only at start-up)`,
+  OPENCODE_EXEC_SESSIONS: `persistent shell sessions per task for shell-string commands; more concurrent calls queue (default ${D.execSessions}; 0 = one docker exec per command)`,
   OPENCODE_SANDBOX_MONITOR_INTERVAL: `stats sampling period in serve/mcp (duration, default ${D.monitorIntervalMs / 1000}s; 0 = off)`,
 };
 
@@ -205,6 +209,10 @@ export function sandboxOptionsFromEnv(
   v(
     'OPENCODE_SANDBOX_MONITOR_INTERVAL',
     (r) => (out.monitorIntervalMs = dur('OPENCODE_SANDBOX_MONITOR_INTERVAL')(r)),
+  );
+  v(
+    'OPENCODE_EXEC_SESSIONS',
+    (r) => (out.execSessions = num('OPENCODE_EXEC_SESSIONS', r, 0, true)),
   );
   const res = resolveSandboxOptions(out);
   for (const k of ['cpus', 'memoryMb', 'pids'] as const) {

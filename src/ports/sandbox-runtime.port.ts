@@ -99,6 +99,11 @@ export interface ExecRequest {
   outputCapBytes: number;
   /** Aborting kills the command like a timeout does; the result then says `cancelled`. */
   signal?: AbortSignal;
+  /**
+   * Shell strings run in the task's persistent session by default (directory and exported
+   * environment carry over between commands); `fresh` runs a clean process instead.
+   */
+  fresh?: boolean;
 }
 
 export interface ExecResult {

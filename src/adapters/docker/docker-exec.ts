@@ -14,15 +14,19 @@ export const EXEC_MARKER = 'OPENCODE_EXEC_ID';
  * kills them, and repeats until none is left. Needs /bin/sh, tr and grep in the image; when it
  * cannot run (no shell, or the pids limit is exhausted) the caller restarts the container.
  */
-function killScript(marker: string): string {
+function killScript(marker: string, pgid?: number): string {
   const match = `${EXEC_MARKER}=${marker}`;
+  // A session command is a process group of its own: stop it whole first, kill it whole last.
+  const group = pgid && pgid > 1 ? `-- -${pgid}` : '';
   return [
+    group ? `kill -s STOP ${group} 2>/dev/null` : ':',
     'found=1; n=0',
     'while [ "$found" = 1 ] && [ "$n" -lt 20 ]; do found=0; n=$((n+1))',
     '  for sig in STOP KILL; do for p in /proc/[0-9]*; do',
     `    if tr '\\000' '\\n' < "$p/environ" 2>/dev/null | grep -qx '${match}'; then kill -s $sig "\${p#/proc/}" 2>/dev/null; found=1; fi`,
     '  done; done',
     'done',
+    group ? `kill -s KILL ${group} 2>/dev/null` : ':',
     // Report survivors (zero means the tree is gone).
     `left=0; for p in /proc/[0-9]*; do tr '\\000' '\\n' < "$p/environ" 2>/dev/null | grep -qx '${match}' && left=$((left+1)); done; echo $left`,
   ].join('\n');
@@ -134,11 +138,18 @@ async function exitCodeOf(exec: Docker.Exec): Promise<number | null> {
   return null;
 }
 
-/** True when the in-container kill ran and nothing carrying the marker is left. */
-async function killTree(container: Docker.Container, marker: string): Promise<boolean> {
+/**
+ * True when the in-container kill ran and nothing carrying the marker is left. `pgid`: also the
+ * process group (a session command's setsid group).
+ */
+export async function killTree(
+  container: Docker.Container,
+  marker: string,
+  pgid?: number,
+): Promise<boolean> {
   try {
     const exec = await container.exec({
-      Cmd: ['/bin/sh', '-c', killScript(marker)],
+      Cmd: ['/bin/sh', '-c', killScript(marker, pgid)],
       AttachStdout: true,
       AttachStderr: true,
     });

@@ -16,6 +16,7 @@ import {
 import { containerCreateOptions } from './container-spec';
 import { docker, engineAddress, isNotFound, mapDockerError } from './docker-errors';
 import { runExec } from './docker-exec';
+import { DEFAULT_SESSIONS_PER_TASK, SessionPool } from './session-pool';
 import { readFileFromContainer, writeFileToContainer } from './docker-files';
 import { managedFilter, names } from './docker-names';
 import { toSandboxStats } from './docker-stats';
@@ -32,9 +33,18 @@ export class DockerSandboxRuntime implements SandboxRuntime {
   readonly images: ImageManager;
   readonly networks: NetworkManager;
   readonly volumes: VolumeManager;
+  readonly sessions: SessionPool;
 
-  constructor(readonly client: Docker) {
+  constructor(
+    readonly client: Docker,
+    opts: { sessionsPerTask?: number; log?: (message: string) => void } = {},
+  ) {
     this.description = `docker (${engineAddress()})`;
+    this.sessions = new SessionPool(
+      client,
+      opts.sessionsPerTask ?? DEFAULT_SESSIONS_PER_TASK,
+      opts.log ?? ((m) => process.stderr.write(`opencode-tools: ${m}\n`)),
+    );
     this.images = new ImageManager(client);
     this.networks = new NetworkManager(client);
     this.volumes = new VolumeManager(client);
@@ -98,6 +108,7 @@ export class DockerSandboxRuntime implements SandboxRuntime {
 
   async stop(taskId: string, graceMs: number): Promise<SandboxInfo> {
     const info = await this.mustInspect(taskId);
+    this.sessions.closeTask(taskId);
     if (info.state === 'paused') await this.unpause(taskId);
     if (info.state !== 'exited' && info.state !== 'created' && info.state !== 'dead') {
       await this.ignore304(
@@ -129,6 +140,7 @@ export class DockerSandboxRuntime implements SandboxRuntime {
 
   async remove(taskId: string, opts: { keepVolume?: boolean } = {}): Promise<SandboxResource[]> {
     const removed: SandboxResource[] = [];
+    this.sessions.closeTask(taskId, { forget: true });
     try {
       await this.container(taskId).remove({ force: true, v: false });
       removed.push({ kind: 'container', name: names.container(taskId), taskId });
@@ -213,8 +225,22 @@ export class DockerSandboxRuntime implements SandboxRuntime {
     }
     const container = this.container(taskId);
     const since = Date.now();
+    const shell = !Array.isArray(req.command) && !req.fresh ? req.command : undefined;
+    if (shell && this.sessions.enabled) {
+      const result = await this.sessions.run(
+        taskId,
+        container,
+        { ...req, command: shell },
+        onOutput,
+      );
+      if (result.exitCode === 137 && !result.timedOut) {
+        result.oomKilled = await this.oomSince(info.containerId, since);
+      }
+      return result;
+    }
     const { result, needsRestart } = await runExec(this.client, container, req, onOutput);
     if (needsRestart) {
+      this.sessions.closeTask(taskId);
       // The in-container kill could not run (no shell, or no pid left): killing PID 1 takes every
       // process with it; the workspace volume is kept.
       await docker(() => container.kill({ signal: 'SIGKILL' })).catch(() => undefined);
@@ -266,7 +292,8 @@ export class DockerSandboxRuntime implements SandboxRuntime {
   }
 
   async close(): Promise<void> {
-    // dockerode keeps no connection open between calls.
+    // Session shells end when their stdin closes; commands they started keep running.
+    this.sessions.closeAll();
   }
 
   private async ignore304(fn: () => Promise<unknown>, taskId: string): Promise<void> {

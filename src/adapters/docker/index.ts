@@ -11,6 +11,7 @@ export { names as dockerNames } from './docker-names';
  */
 export async function createDockerSandboxRuntime(
   client: Docker = new Docker(),
+  opts: { sessionsPerTask?: number } = {},
 ): Promise<SandboxRuntime> {
-  return new DockerSandboxRuntime(client);
+  return new DockerSandboxRuntime(client, opts);
 }

@@ -31,11 +31,23 @@ export const execInputSchema = z
     // Checked by commandOf(): a union's errors would not say which rule the input broke.
     command: z.unknown(),
     env: z
-      .record(z.string().regex(envName, 'names are [A-Za-z_][A-Za-z0-9_]*'), z.string())
+      .record(
+        z
+          .string()
+          .regex(envName, 'names are [A-Za-z_][A-Za-z0-9_]*')
+          .refine((k) => !/^__oct_/i.test(k), 'names starting with __oct_ are reserved'),
+        z.string().refine((v) => !v.includes('\0'), 'values must not contain NUL bytes'),
+      )
       .optional(),
-    workdir: z.string().startsWith('/', 'must be an absolute path').optional(),
+    workdir: z
+      .string()
+      .startsWith('/', 'must be an absolute path')
+      .refine((v) => !v.includes('\0'), 'must not contain NUL bytes')
+      .optional(),
     stdin: z.union([z.string(), z.instanceof(Buffer)]).optional(),
     timeoutMs: z.number().int().positive('must be > 0').optional(),
+    /** Run a shell string in a clean process instead of the task's persistent session. */
+    fresh: z.boolean().optional(),
     agentId: z.string().min(1).optional(),
   })
   .strict();
@@ -185,6 +197,7 @@ export class SandboxService {
         timeoutMs,
         outputCapBytes: o.outputCapBytes,
         signal,
+        fresh: data.fresh,
       },
       onOutput,
     );

@@ -12,6 +12,7 @@ interface ExecOpts extends BaseOptions {
   env?: Record<string, string>;
   shell?: string;
   stdin?: boolean;
+  fresh?: boolean;
 }
 
 /** Exit status of `exec` when the command timed out (as timeout(1) does). */
@@ -55,6 +56,7 @@ export class ExecCommand extends BaseCommand<ExecOpts> {
         workdir: o.workdir,
         env: o.env,
         stdin: o.stdin ? await readStdin() : undefined,
+        fresh: o.fresh,
       },
       // Live streaming in human mode; --json prints one document at the end.
       json
@@ -112,6 +114,14 @@ export class ExecCommand extends BaseCommand<ExecOpts> {
   })
   parseShell(v: string) {
     return v;
+  }
+  @Option({
+    flags: '--fresh',
+    description:
+      "with --shell: run in a clean process, not the task's persistent session (whose directory and exported variables carry over)",
+  })
+  parseFresh() {
+    return true;
   }
   @Option({ flags: '--stdin', description: "pass this process's standard input to the command" })
   parseStdin() {

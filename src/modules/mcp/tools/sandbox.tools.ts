@@ -65,6 +65,12 @@ export class SandboxTools implements McpToolProvider {
             .optional()
             .describe('Working directory (absolute path). Default: the sandbox workspace.'),
           stdin: z.string().optional().describe("Text written to the command's standard input."),
+          fresh: z
+            .boolean()
+            .optional()
+            .describe(
+              "Shell strings run in the task's persistent shell session: the working directory and exported variables carry over between calls, like a terminal. true runs this one in a clean process instead (argv commands always do).",
+            ),
           maxOutputBytes: z
             .number()
             .int()
@@ -107,6 +113,7 @@ export class SandboxTools implements McpToolProvider {
                 env: a.env,
                 workdir: a.workdir,
                 stdin: a.stdin,
+                fresh: a.fresh,
                 timeoutMs: a.timeoutMs,
                 agentId: a.agentId,
               },

@@ -1,0 +1,124 @@
+import type Docker from 'dockerode';
+import type { ExecOutputListener, ExecRequest, ExecResult } from '../../ports/sandbox-runtime.port';
+import { ExecSession, type SessionState } from './exec-session';
+
+/** Default of `OPENCODE_EXEC_SESSIONS`: concurrent shell sessions per task. */
+export const DEFAULT_SESSIONS_PER_TASK = 4;
+
+type Log = (message: string) => void;
+
+/** The sessions of one task, and the environment and directory their commands share. */
+class TaskSessions {
+  readonly sessions: ExecSession[] = [];
+  private opening = 0;
+  private readonly waiters: (() => void)[] = [];
+  state?: SessionState;
+
+  constructor(
+    private readonly max: number,
+    private readonly open: () => Promise<ExecSession>,
+    private readonly log: Log,
+  ) {}
+
+  async acquire(): Promise<ExecSession> {
+    for (;;) {
+      const idle = this.sessions.find((s) => s.alive && !s.busy);
+      if (idle) {
+        idle.busy = true;
+        return idle;
+      }
+      if (this.sessions.length + this.opening < this.max) {
+        this.opening++;
+        try {
+          const s = await this.open();
+          s.busy = true;
+          s.onDeath((why) => {
+            this.log(
+              `exec session (shell pid ${s.shellPid}) ended: ${why}; the next command opens a new one`,
+            );
+            this.drop(s);
+          });
+          this.sessions.push(s);
+          return s;
+        } finally {
+          this.opening--;
+        }
+      }
+      await new Promise<void>((r) => this.waiters.push(r));
+    }
+  }
+
+  release(s: ExecSession): void {
+    s.busy = false;
+    if (!s.alive) this.drop(s);
+    this.waiters.shift()?.();
+  }
+
+  private drop(s: ExecSession): void {
+    const i = this.sessions.indexOf(s);
+    if (i >= 0) this.sessions.splice(i, 1);
+    this.waiters.shift()?.();
+  }
+
+  closeAll(): void {
+    for (const s of this.sessions.splice(0)) s.close();
+    for (const w of this.waiters.splice(0)) w();
+  }
+}
+
+/**
+ * Persistent exec sessions of every task this runtime serves (see README "Exec sessions").
+ * Shell-string commands of a task run in one of at most `maxPerTask` sessions; more concurrent
+ * calls wait in FIFO order for a free one. Every command starts from the directory and exported
+ * environment the task's previous command left (the last one to finish wins).
+ */
+export class SessionPool {
+  private readonly tasks = new Map<string, TaskSessions>();
+
+  /** 0 sessions per task turns sessions off: every command is a `docker exec`. */
+  get enabled(): boolean {
+    return this.maxPerTask > 0;
+  }
+
+  constructor(
+    private readonly client: Docker,
+    private readonly maxPerTask: number,
+    private readonly log: Log,
+  ) {}
+
+  async run(
+    taskId: string,
+    container: Docker.Container,
+    req: ExecRequest & { command: { shell: string } },
+    onOutput?: ExecOutputListener,
+  ): Promise<ExecResult> {
+    let t = this.tasks.get(taskId);
+    if (!t) {
+      t = new TaskSessions(
+        this.maxPerTask,
+        () => ExecSession.open(this.client, container),
+        this.log,
+      );
+      this.tasks.set(taskId, t);
+    }
+    const session = await t.acquire();
+    try {
+      const { result, state } = await session.run(req, t.state, onOutput);
+      if (state) t.state = state;
+      return result;
+    } finally {
+      t.release(session);
+    }
+  }
+
+  /** Closes a task's sessions (sandbox stopped, removed or restarted); its state is kept. */
+  closeTask(taskId: string, opts: { forget?: boolean } = {}): void {
+    this.tasks.get(taskId)?.closeAll();
+    if (opts.forget) this.tasks.delete(taskId);
+  }
+
+  closeAll(): void {
+    for (const t of this.tasks.values()) t.closeAll();
+    this.tasks.clear();
+  }
+}

@@ -1,0 +1,266 @@
+/**
+ * The wire protocol of a persistent exec session: one long-lived `/bin/sh` (a `docker exec` with
+ * stdin attached) reads one request line per command from stdin and answers with framed output.
+ *
+ * Input: every value is injected as a POSIX single-quoted literal ({@link shellQuote}: `'` becomes
+ * `'\''`, NUL is refused), so the session shell never interprets user text while reading the
+ * request; only the per-command child evaluates the command, with `eval`. Quoting instead of
+ * base64 keeps the hot path free of forks (a `base64 -d` would cost one per value).
+ *
+ * Output: data flows unchanged; frames are `RS "oct:" nonce ":" kind [":" payload] RS` where RS is
+ * 0x1e and the nonce is 128 random bits fresh for every command, so command output cannot end a
+ * frame by accident and a frame is found anywhere in a chunk (output without a trailing newline is
+ * fine). Kinds: `S:<pid>` the command's process (group) id, `E:<rc>` the end (sent on both
+ * streams, so all stderr is known to have arrived too), `V` … `W` the exported environment the
+ * command left (`export -p` text, between the two frames).
+ */
+export const RS = '\x1e';
+
+/** POSIX single-quoted literal. */
+export function shellQuote(s: string): string {
+  if (s.includes('\0')) throw new Error('a NUL byte cannot be passed to a shell');
+  return `'${s.replace(/'/g, `'\\''`)}'`;
+}
+
+/**
+ * Runs as `sh -c 'eval "$__OCT_BODY"' oct NONCE MARKER UNSET STATE WORKDIR ENVPRO ENVSAVE COMMAND
+ * STDIN` (this script in `__OCT_BODY`) in its own session (setsid): restores the task's environment
+ * and directory, applies the call's env and workdir, evaluates the command, and on exit reports the
+ * environment it leaves behind.
+ */
+const CHILD = [
+  'unset __OCT_BODY',
+  '__oct_n=$1 __oct_c=$8 __oct_wd=$5 __oct_es=$7 __oct_in=${9:-/dev/null}',
+  '[ -n "$3" ] && unset $3',
+  'eval "$4"',
+  'if [ -n "${__OCT_CWD-}" ]; then cd -- "$__OCT_CWD" 2>/dev/null || printf \'opencode-tools: the session directory %s is gone; running in %s\\n\' "$__OCT_CWD" "$PWD" >&2; fi',
+  'unset __OCT_CWD',
+  '__oct_pcwd=$PWD',
+  'if [ -n "$__oct_wd" ]; then cd -- "$__oct_wd" 2>/dev/null || { printf \'opencode-tools: workdir %s: no such directory in the sandbox\\n\' "$__oct_wd" >&2; exit 126; }; fi',
+  '__oct_wdp=$PWD',
+  'eval "$6"',
+  'export OPENCODE_EXEC_ID="$2"',
+  '__oct_save() {',
+  '  __oct_rc=$?; set +eu; trap - EXIT',
+  '  eval "$__oct_es"',
+  '  if [ -n "$__oct_wd" ] && [ "$PWD" = "$__oct_wdp" ]; then cd -- "$__oct_pcwd" 2>/dev/null; fi',
+  '  unset OPENCODE_EXEC_ID; __OCT_CWD=$PWD; export __OCT_CWD',
+  `  { printf '${RS}oct:%s:V${RS}' "$__oct_n"; export -p; printf '${RS}oct:%s:W${RS}' "$__oct_n"; } >&3`,
+  '  exit "$__oct_rc"',
+  '}',
+  'trap __oct_save EXIT',
+  'set --',
+  'eval "$__oct_c" <"$__oct_in" 3>&- 4>&-',
+].join('\n');
+
+/**
+ * Sent once when the session starts. fds 3 and 4 are where frames and output go; then it reports
+ * its environment (V), its pid (S) and whether `setsid` exists (E payload 1 or 0).
+ */
+export function bootstrapScript(nonce: string): string {
+  const f = (kind: string) => `${RS}oct:${nonce}:${kind}`;
+  return [
+    'exec 3>&1 4>&2',
+    `__OCT_CHILD=${shellQuote(CHILD)}`,
+    'if command -v setsid >/dev/null 2>&1; then __OCT_SETSID=setsid; else __OCT_SETSID=; fi',
+    '__oct_run() {',
+    // The child's script travels in the environment, so `ps` shows `sh -c eval…` and the command.
+    `  __OCT_BODY=$__OCT_CHILD $__OCT_SETSID sh -c 'eval "$__OCT_BODY"' oct "$@" </dev/null >&3 2>&4 &`,
+    '  __oct_p=$!',
+    `  printf '${RS}oct:%s:S:%s${RS}' "$1" "$__oct_p" >&3`,
+    '  wait "$__oct_p"; __oct_r=$?',
+    '  [ -n "$9" ] && rm -f -- "$9"',
+    `  printf '${RS}oct:%s:E:%s${RS}' "$1" "$__oct_r" >&3`,
+    `  printf '${RS}oct:%s:E:%s${RS}' "$1" "$__oct_r" >&4`,
+    '}',
+    '__oct_in() { printf %s "$2" | base64 -d >"$1"; }',
+    '__OCT_CWD=$PWD; export __OCT_CWD',
+    `{ printf '%sV${RS}' ${shellQuote(f(''))}; export -p; printf '%sW${RS}' ${shellQuote(f(''))}; } >&3`,
+    'unset __OCT_CWD',
+    `printf '%sS:%s${RS}%sE:%s${RS}' ${shellQuote(f(''))} "$$" ${shellQuote(f(''))} "\${__OCT_SETSID:+1}" >&3`,
+    `printf '%sE:0${RS}' ${shellQuote(f(''))} >&4`,
+    '',
+  ].join('\n');
+}
+
+export interface CommandSpec {
+  nonce: string;
+  marker: string;
+  /** Exported names of the session shell that the task state no longer has. */
+  unset: string[];
+  /** The task's environment as `export -p` text (empty on the first command). */
+  state: string;
+  workdir?: string;
+  env?: Record<string, string>;
+  command: string;
+  stdinPath?: string;
+}
+
+const NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+/** The request line for one command. */
+export function commandLine(c: CommandSpec): string {
+  const env = Object.entries(c.env ?? {});
+  for (const [k] of env) {
+    if (!NAME.test(k) || k.startsWith('__oct_') || k.startsWith('__OCT_')) {
+      throw new Error(`invalid environment variable name '${k}'`);
+    }
+  }
+  // Call env applies to this command only: restored after it unless the command changed it.
+  const pro = env
+    .map(
+      ([k, v]) => `__oct_h_${k}=\${${k}+x}; __oct_o_${k}=\${${k}-}; export ${k}=${shellQuote(v)}`,
+    )
+    .join('\n');
+  const save = env
+    .map(
+      ([k, v]) =>
+        `if [ "\${${k}-}" = ${shellQuote(v)} ]; then if [ -n "$__oct_h_${k}" ]; then ${k}=$__oct_o_${k}; else unset ${k}; fi; fi`,
+    )
+    .join('\n');
+  const args = [
+    c.nonce,
+    c.marker,
+    c.unset.filter((n) => NAME.test(n)).join(' '),
+    c.state,
+    c.workdir ?? '',
+    pro,
+    save,
+    c.command,
+    c.stdinPath ?? '',
+  ];
+  return `__oct_run ${args.map(shellQuote).join(' ')}\n`;
+}
+
+/** The line that writes a command's stdin to a file first (base64: it may be binary). */
+export function stdinLine(path: string, data: Buffer): string {
+  return `__oct_in ${shellQuote(path)} ${shellQuote(data.toString('base64'))}\n`;
+}
+
+/**
+ * Names exported by `export -p` text as busybox ash, dash and bash print it (`export NAME='v'`,
+ * `export NAME="v"`, `declare -x NAME=...`, or a bare `export NAME`). Values may span lines, so
+ * this tokenizes quotes instead of splitting lines.
+ */
+export function exportedNames(text: string): string[] {
+  const names: string[] = [];
+  let i = 0;
+  const n = text.length;
+  while (i < n) {
+    while (i < n && /\s/.test(text[i]!)) i++;
+    const rest = text.slice(i, i + 12);
+    if (rest.startsWith('export ')) i += 7;
+    else if (rest.startsWith('declare -x ')) i += 11;
+    else {
+      // Not a declaration: skip the line.
+      while (i < n && text[i] !== '\n') i++;
+      continue;
+    }
+    if (text.startsWith('-- ', i)) i += 3;
+    const m = /^[A-Za-z_][A-Za-z0-9_]*/.exec(text.slice(i, i + 256));
+    if (!m) continue;
+    names.push(m[0]);
+    i += m[0].length;
+    if (text[i] !== '=') continue;
+    i++;
+    while (i < n && !/[\s]/.test(text[i]!)) {
+      const ch = text[i]!;
+      if (ch === "'") {
+        const end = text.indexOf("'", i + 1);
+        i = end < 0 ? n : end + 1;
+      } else if (ch === '"') {
+        let j = i + 1;
+        while (j < n && text[j] !== '"') j += text[j] === '\\' ? 2 : 1;
+        i = j + 1;
+      } else if (ch === '\\') i += 2;
+      else i++;
+    }
+  }
+  return names;
+}
+
+export type Frame =
+  | { kind: 'S'; nonce: string; value: number }
+  | { kind: 'E'; nonce: string; value: number }
+  | { kind: 'V'; nonce: string; text: string };
+
+/**
+ * Splits one output stream into data and frames. Data is passed on as it arrives, except the few
+ * bytes at the end of a chunk that could be the start of a frame (held until the next chunk).
+ */
+export class FrameScanner {
+  private pending = Buffer.alloc(0);
+  private env?: Buffer[];
+  private envNonce = '';
+  private static readonly HEAD = Buffer.from(`${RS}oct:`);
+  /** Longest frame: head, 32-hex nonce, kind and a number. */
+  private static readonly MAX_FRAME = 80;
+
+  constructor(
+    private readonly onData: (chunk: Buffer) => void,
+    private readonly onFrame: (f: Frame) => void,
+  ) {}
+
+  push(chunk: Buffer): void {
+    let buf = this.pending.length ? Buffer.concat([this.pending, chunk]) : chunk;
+    this.pending = Buffer.alloc(0);
+    for (;;) {
+      const at = buf.indexOf(FrameScanner.HEAD);
+      if (at < 0) {
+        const keep = this.partialHead(buf);
+        this.data(buf.subarray(0, buf.length - keep));
+        if (keep) this.pending = Buffer.from(buf.subarray(buf.length - keep));
+        return;
+      }
+      const end = buf.indexOf(RS, at + 1);
+      if (end < 0 && buf.length - at > FrameScanner.MAX_FRAME) {
+        // Too long to be a frame: it is data.
+        this.data(buf.subarray(0, at + 1));
+        buf = buf.subarray(at + 1);
+        continue;
+      }
+      if (end < 0) {
+        this.data(buf.subarray(0, at));
+        this.pending = Buffer.from(buf.subarray(at));
+        return;
+      }
+      const body = buf.subarray(at + FrameScanner.HEAD.length, end).toString('latin1');
+      const m = /^([0-9a-f]{32}):([SEVW])(?::(-?\d*))?$/.exec(body);
+      if (!m) {
+        // Looked like a frame but is not one of ours: it is data.
+        this.data(buf.subarray(0, at + 1));
+        buf = buf.subarray(at + 1);
+        continue;
+      }
+      this.data(buf.subarray(0, at));
+      buf = buf.subarray(end + 1);
+      const [, nonce, kind, payload] = m as unknown as [string, string, string, string?];
+      if (kind === 'V') {
+        this.env = [];
+        this.envNonce = nonce;
+      } else if (kind === 'W') {
+        if (this.env && this.envNonce === nonce) {
+          this.onFrame({ kind: 'V', nonce, text: Buffer.concat(this.env).toString('utf8') });
+        }
+        this.env = undefined;
+      } else {
+        this.onFrame({ kind: kind as 'S' | 'E', nonce, value: Number(payload ?? '') });
+      }
+    }
+  }
+
+  private data(b: Buffer): void {
+    if (!b.length) return;
+    if (this.env) this.env.push(Buffer.from(b));
+    else this.onData(b);
+  }
+
+  /** Length of the longest suffix of `buf` that could begin a frame. */
+  private partialHead(buf: Buffer): number {
+    const head = FrameScanner.HEAD;
+    for (let k = Math.min(head.length - 1, buf.length); k > 0; k--) {
+      if (buf.subarray(buf.length - k).equals(head.subarray(0, k))) return k;
+    }
+    return 0;
+  }
+}

@@ -1,0 +1,163 @@
+import Docker from 'dockerode';
+import { createDockerSandboxRuntime } from '../../src/adapters/docker';
+import { newId } from '../../src/domain/ids';
+import type { ExecRequest, SandboxRuntime } from '../../src/ports/sandbox-runtime.port';
+import { sandboxConfig } from '../contract/sandbox-runtime.contract';
+import { describeDocker, TEST_IMAGE } from './engine';
+
+jest.setTimeout(120_000);
+
+describeDocker('exec sessions (real engine)', () => {
+  let rt: SandboxRuntime;
+  let taskId: string;
+  const docker = new Docker();
+  const sh = (shell: string, extra: Partial<ExecRequest> = {}) =>
+    rt.exec(taskId, {
+      command: { shell },
+      timeoutMs: 10_000,
+      outputCapBytes: 1 << 20,
+      ...extra,
+    });
+  /** Processes in the sandbox other than init, sleep (PID 2) and the probe itself. */
+  const processes = async () =>
+    (
+      await rt.exec(taskId, {
+        command: ['ps', '-o', 'pid,args'],
+        timeoutMs: 10_000,
+        outputCapBytes: 1 << 20,
+      })
+    ).stdout;
+
+  beforeAll(async () => {
+    rt = await createDockerSandboxRuntime(undefined, { sessionsPerTask: 2 });
+    taskId = newId('tsk');
+    await rt.create(
+      sandboxConfig(taskId, TEST_IMAGE, {
+        labels: { 'opencode-tools.instance-id': 'exec-session-spec' },
+      }),
+    );
+    await rt.start(taskId);
+  });
+  afterAll(async () => {
+    await rt.remove(taskId);
+    await rt.close();
+  });
+
+  it('keeps the working directory and exported environment between commands', async () => {
+    expect((await sh('pwd')).stdout).toBe('/workspace\n');
+    expect(
+      (await sh('mkdir -p /tmp/a/b && cd /tmp/a/b && export FOO="x y\'z" && BAR=plain')).exitCode,
+    ).toBe(0);
+    const r = await sh('pwd; printf "%s|" "$FOO" "${BAR-unset}" "$GREETING"');
+    expect(r.stdout).toBe("/tmp/a/b\nx y'z|unset|hello|");
+    // unset carries over too, also for a variable of the image's environment.
+    await sh('unset FOO GREETING');
+    expect((await sh('echo "${FOO-gone} ${GREETING-gone}"')).stdout).toBe('gone gone\n');
+    await sh('export GREETING=hello; cd /workspace');
+  });
+
+  it("applies a call's env and workdir to that call only", async () => {
+    const r = await sh('pwd; echo "$ONLY"', { env: { ONLY: 'once' }, workdir: '/tmp' });
+    expect(r.stdout).toBe('/tmp\nonce\n');
+    expect((await sh('pwd; echo "${ONLY-none}"')).stdout).toBe('/workspace\nnone\n');
+    const bad = await sh('pwd', { workdir: '/nope' });
+    expect(bad.exitCode).toBe(126);
+    expect(bad.stderr).toContain('workdir /nope: no such directory');
+  });
+
+  it('reports exact exit codes, separate streams and output without a trailing newline', async () => {
+    const r = await sh('printf out; printf err >&2; exit 42');
+    expect(r).toMatchObject({ exitCode: 42, stdout: 'out', stderr: 'err', timedOut: false });
+    expect((await sh('false')).exitCode).toBe(1);
+    expect((await sh('kill -s TERM $$')).exitCode).toBe(143);
+    // Bytes that look like our frames, binary output and a stdin.
+    const tricky = await sh('printf "\\036oct:abc:E:0\\036 done"; cat', { stdin: 'in\u0000put' });
+    expect(tricky.stdout).toBe('\x1eoct:abc:E:0\x1e donein\u0000put');
+    expect(tricky.exitCode).toBe(0);
+  });
+
+  it('caps output per stream, keeping head and tail and the full byte count', async () => {
+    const r = await rt.exec(taskId, {
+      command: {
+        shell: 'i=0; while [ $i -lt 2000 ]; do echo "line $i"; i=$((i+1)); done; echo e >&2',
+      },
+      timeoutMs: 10_000,
+      outputCapBytes: 1024,
+    });
+    expect(r.truncated).toBe(true);
+    expect(r.stdoutBytes).toBe(
+      Array.from({ length: 2000 }, (_, i) => `line ${i}\n`).join('').length,
+    );
+    expect(r.stdout.startsWith('line 0\n')).toBe(true);
+    expect(r.stdout.endsWith('line 1999\n')).toBe(true);
+    expect(r.stdout).toContain('bytes omitted');
+    expect(r.stderr).toBe('e\n');
+  });
+
+  it('a timeout kills the command and what it started, and the session lives on', async () => {
+    await sh('cd /tmp && export KEEP=1');
+    const t0 = Date.now();
+    const r = await sh('sleep 300 & sleep 301; echo never', { timeoutMs: 800 });
+    expect(r.timedOut).toBe(true);
+    expect(r.exitCode).toBeNull();
+    expect(r.stdout).toBe('');
+    expect(Date.now() - t0).toBeLessThan(8_000);
+    expect(await processes()).not.toMatch(/sleep 30[01]/);
+    // A busy loop of shell builtins (no exec, so no marker) is killed by its process group.
+    const loop = await sh('while :; do :; done', { timeoutMs: 500 });
+    expect(loop.timedOut).toBe(true);
+    expect(await processes()).not.toMatch(/while/);
+    // Same session state as before the timeouts.
+    expect((await sh('pwd; echo $KEEP')).stdout).toBe('/tmp\n1\n');
+    await sh('cd /workspace');
+  });
+
+  it('two concurrent calls on one task run in their own sessions, both correct', async () => {
+    const t0 = Date.now();
+    const [a, b] = await Promise.all([
+      sh('sleep 1; echo a; echo ea >&2; exit 3'),
+      sh('sleep 1; echo b; echo eb >&2; exit 4'),
+    ]);
+    expect(a).toMatchObject({ stdout: 'a\n', stderr: 'ea\n', exitCode: 3 });
+    expect(b).toMatchObject({ stdout: 'b\n', stderr: 'eb\n', exitCode: 4 });
+    expect(Date.now() - t0).toBeLessThan(1900); // in parallel, not one after the other
+    // A third concurrent call waits for a free session (at most 2 here).
+    const many = await Promise.all([1, 2, 3, 4, 5].map((i) => sh(`echo ${i}`)));
+    expect(many.map((r) => r.stdout)).toEqual(['1\n', '2\n', '3\n', '4\n', '5\n']);
+  });
+
+  it('replaces a dead session with only a log line', async () => {
+    // Kill every session shell from outside; the next command opens a new session.
+    const r = await rt.exec(taskId, {
+      command: [
+        'sh',
+        '-c',
+        'for p in /proc/[0-9]*; do [ "$(cat $p/cmdline 2>/dev/null)" = /bin/sh ] && kill -9 ${p#/proc/}; done; true',
+      ],
+      timeoutMs: 10_000,
+      outputCapBytes: 1 << 20,
+    });
+    expect(r.exitCode).toBe(0);
+    await new Promise((res) => setTimeout(res, 200));
+    const after = await sh('echo alive; pwd');
+    expect(after).toMatchObject({ exitCode: 0, stdout: 'alive\n/workspace\n' });
+  });
+
+  it('fresh: true and argv commands use a clean process', async () => {
+    await sh('cd /tmp && export STICKY=1');
+    const fresh = await sh('pwd; echo "${STICKY-none}"', { fresh: true });
+    expect(fresh.stdout).toBe('/workspace\nnone\n');
+    const argv = await rt.exec(taskId, {
+      command: ['pwd'],
+      timeoutMs: 10_000,
+      outputCapBytes: 1 << 20,
+    });
+    expect(argv.stdout).toBe('/workspace\n');
+    await sh('cd /workspace; unset STICKY');
+  });
+
+  it('labels: the sandbox is ours and nothing else was created', async () => {
+    const c = await docker.getContainer(`oct-${taskId}`).inspect();
+    expect(c.Config.Labels['opencode-tools.instance-id']).toBe('exec-session-spec');
+  });
+});

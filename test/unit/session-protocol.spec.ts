@@ -1,0 +1,49 @@
+import {
+  exportedNames,
+  FrameScanner,
+  shellQuote,
+  type Frame,
+} from '../../src/adapters/docker/session-protocol';
+
+const N = 'ab'.repeat(16);
+
+function scan(chunks: Buffer[]): { data: string; frames: Frame[] } {
+  let data = '';
+  const frames: Frame[] = [];
+  const s = new FrameScanner(
+    (c) => (data += c.toString('latin1')),
+    (f) => frames.push(f),
+  );
+  for (const c of chunks) s.push(c);
+  return { data, frames };
+}
+
+describe('exec session protocol', () => {
+  const stream = Buffer.from(
+    `partial\x1eoct:${N}:S:42\x1eno newline\x1eoct:x\x1e` +
+      `\x1eoct:${N}:V\x1eexport A='1\n2'\x1eoct:${N}:W\x1e\x1eoct:${N}:E:7\x1e`,
+    'latin1',
+  );
+
+  it('finds frames anywhere, also split across chunks at every byte', () => {
+    const whole = scan([stream]);
+    expect(whole.data).toBe('partialno newline\x1eoct:x\x1e');
+    expect(whole.frames).toEqual([
+      { kind: 'S', nonce: N, value: 42 },
+      { kind: 'V', nonce: N, text: "export A='1\n2'" },
+      { kind: 'E', nonce: N, value: 7 },
+    ]);
+    const bytes = scan([...stream].map((b) => Buffer.from([b])));
+    expect(bytes).toEqual(whole);
+  });
+
+  it('quotes any text as one single-quoted word and refuses NUL', () => {
+    expect(shellQuote(`it's "x" $HOME \`y\``)).toBe(`'it'\\''s "x" $HOME \`y\`'`);
+    expect(() => shellQuote('a\0b')).toThrow(/NUL/);
+  });
+
+  it('reads exported names from export -p text, values spanning lines', () => {
+    const text = `export A='x'\nexport B='multi\nexport FAKE=1'\nexport C\nexport D='it'"'"'s'\ndeclare -x E="q\\"x"\n`;
+    expect(exportedNames(text)).toEqual(['A', 'B', 'C', 'D', 'E']);
+  });
+});
