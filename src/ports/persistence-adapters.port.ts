@@ -5,6 +5,7 @@ import type { DumpImporter } from './dump-importer.port';
 import type { ExecutionStore } from './execution-store.port';
 import type { LockStore } from './lock-store.port';
 import type { LogStore } from './log-store.port';
+import type { RuntimeRecordStore } from './runtime-record-store.port';
 import type { StateStore } from './state-store.port';
 import type { TaskRepository } from './task-repository.port';
 
@@ -28,6 +29,8 @@ export interface PersistenceAdapters {
   readonly checkpoints: CheckpointStore;
   /** Loads an `opencode-tools export` dump (`opencode-tools import`); absent when unsupported. */
   readonly importer?: DumpImporter;
+  /** Running executions and the like (`RUNTIME_RECORD_STORE`). */
+  readonly records: RuntimeRecordStore;
   /** Migrations applied to the database, oldest first (SQL families; absent for memory). */
   readonly migrations?: readonly string[];
   close(): Promise<void>;

@@ -1,5 +1,6 @@
 import { createPostgresAdapters } from '../../src/adapters/postgres';
 import { describeJournalContracts } from '../contract/journal.contract';
+import { describeRuntimeRecordStoreContract } from '../contract/runtime-record-store.contract';
 import { describePg, freshDatabase } from '../helpers/postgres';
 import { tempHome } from '../helpers/temp-home';
 
@@ -16,6 +17,24 @@ describePg('Postgres decision and execution stores', () => {
     return {
       decisions: a.decisions,
       executions: a.executions,
+      close: async () => {
+        await a.close();
+        await db.drop();
+        home.cleanup();
+      },
+    };
+  });
+  describeRuntimeRecordStoreContract('postgres (throwaway server)', async () => {
+    const db = await freshDatabase();
+    const home = tempHome();
+    const a = await createPostgresAdapters({
+      url: db.url,
+      poolSize: 4,
+      connectTimeoutMs: 5000,
+      home: home.dir,
+    });
+    return {
+      store: a.records,
       close: async () => {
         await a.close();
         await db.drop();

@@ -6,6 +6,7 @@ import { describeCheckpointStoreContract } from '../contract/checkpoint-store.co
 import { describeJournalContracts } from '../contract/journal.contract';
 import { describeLogStoreContract } from '../contract/log-store.contract';
 import { describeStateStoreContract } from '../contract/state-store.contract';
+import { describeRuntimeRecordStoreContract } from '../contract/runtime-record-store.contract';
 import { tempHome } from '../helpers/temp-home';
 
 const STATE_MAX = 4096;
@@ -53,6 +54,10 @@ for (const [name, open] of families) {
   describeJournalContracts(name, async () => {
     const { a, close } = await open();
     return { decisions: a.decisions, executions: a.executions, close };
+  });
+  describeRuntimeRecordStoreContract(name, async () => {
+    const { a, close } = await open();
+    return { store: a.records, close };
   });
   describeCheckpointStoreContract(name, async () => {
     const { a, close } = await open();

@@ -6,6 +6,7 @@ import { MemoryDecisionStore } from './memory-decision.store';
 import { MemoryExecutionStore } from './memory-execution.store';
 import { MemoryLogStore } from './memory-log.store';
 import { MemoryStateStore } from './memory-state.store';
+import { MemoryRuntimeRecordStore } from './memory-runtime-record.store';
 
 export { MemoryTaskRepository, MemoryLockStore };
 
@@ -22,6 +23,7 @@ export async function createMemoryAdapters(
     decisions: new MemoryDecisionStore(),
     executions: new MemoryExecutionStore(),
     checkpoints: new MemoryCheckpointStore(),
+    records: new MemoryRuntimeRecordStore(),
     close: async () => undefined,
   };
 }

@@ -17,6 +17,7 @@ import { PostgresExecutionStore } from './postgres-execution.store';
 import { PostgresLockStore } from './postgres-lock.store';
 import { PostgresLogStore } from './postgres-log.store';
 import { PostgresStateStore } from './postgres-state.store';
+import { PostgresRuntimeRecordStore } from './postgres-runtime-record.store';
 import { PostgresTaskRepository } from './postgres-task.repository';
 
 export { openPostgresDataSource, rawPool, redactUrl, type PostgresOptions };
@@ -72,6 +73,7 @@ export async function createPostgresAdapters(
     executions: new PostgresExecutionStore(pool),
     checkpoints: new PostgresCheckpointStore(pool, join(opts.home, 'checkpoints')),
     importer: new PostgresDumpImporter(pool),
+    records: new PostgresRuntimeRecordStore(pool),
     close: async () => {
       await logs.close().catch(() => undefined);
       if (ds.isInitialized) await ds.destroy();

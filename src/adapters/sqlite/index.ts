@@ -2,6 +2,7 @@ import type { PersistenceAdapters } from '../../ports/persistence-adapters.port'
 import { openSqlite } from './open-sqlite';
 import type { SqliteOptions } from './sqlite-data-source';
 import { SqliteLockStore } from './sqlite-lock.store';
+import { SqliteRuntimeRecordStore } from './sqlite-runtime-record.store';
 import { SqliteTaskRepository } from './sqlite-task.repository';
 import { openTaskMemory, type TaskMemoryOptions } from './task-memory';
 
@@ -18,6 +19,7 @@ export async function createSqliteAdapters(
     migrations: applied,
     tasks: new SqliteTaskRepository(db),
     locks: new SqliteLockStore(db, opts.busyTimeoutMs),
+    records: new SqliteRuntimeRecordStore(db),
     ...memory,
     close: async () => {
       await memory.logs.close().catch(() => undefined);

@@ -12,6 +12,7 @@ import {
 } from '../../ports/persistence-adapters.port';
 import { LOCK_STORE } from '../../ports/lock-store.port';
 import { TASK_REPOSITORY } from '../../ports/task-repository.port';
+import { RUNTIME_RECORD_STORE } from '../../ports/runtime-record-store.port';
 import { MEMORY_STORE_TOKENS } from './memory-store.tokens';
 import { OPENCODE_OPTIONS, type OpenCodeToolsOptions } from '../../config/options';
 
@@ -54,6 +55,11 @@ export class PersistenceModule {
           useFactory: (a: PersistenceAdapters) => a.locks,
           inject: [PERSISTENCE_ADAPTERS],
         },
+        {
+          provide: RUNTIME_RECORD_STORE,
+          useFactory: (a: PersistenceAdapters) => a.records,
+          inject: [PERSISTENCE_ADAPTERS],
+        },
         ...MEMORY_STORE_TOKENS.map(([token, key]) => ({
           provide: token,
           useFactory: (a: PersistenceAdapters) => a[key],
@@ -65,6 +71,7 @@ export class PersistenceModule {
         PERSISTENCE_ADAPTERS,
         TASK_REPOSITORY,
         LOCK_STORE,
+        RUNTIME_RECORD_STORE,
         ...MEMORY_STORE_TOKENS.map(([t]) => t),
       ],
     };
