@@ -37,6 +37,8 @@ export interface SandboxOptions {
   memoryAlertPercent: number;
   /** Persistent shell sessions per task for shell-string commands (0 = a `docker exec` each). */
   execSessions: number;
+  /** How long execute_in_task waits before answering `running` (the command goes on). */
+  execYieldMs: number;
 }
 
 export const SANDBOX_DEFAULTS: Omit<SandboxOptions, 'mountAllowList'> = {
@@ -58,6 +60,7 @@ export const SANDBOX_DEFAULTS: Omit<SandboxOptions, 'mountAllowList'> = {
   monitorIntervalMs: 15_000,
   memoryAlertPercent: 90,
   execSessions: 4,
+  execYieldMs: 30_000,
 };
 
 export type SandboxOptionsInput = Partial<Omit<SandboxOptions, 'defaults' | 'max'>> & {
@@ -99,6 +102,7 @@ export const SANDBOX_ENV_VARS: Record<string, string> = {
   OPENCODE_SANDBOX_ORPHAN_GRACE: `never reap labelled resources younger than this (duration, default ${D.orphanGraceMs / 1000}s)`,
   OPENCODE_SANDBOX_RECONCILE_INTERVAL: `reconcile period in serve/mcp (duration, default ${D.reconcileIntervalMs / 60_000}m; 0 = only at start-up)`,
   OPENCODE_EXEC_SESSIONS: `persistent shell sessions per task for shell-string commands; more concurrent calls queue (default ${D.execSessions}; 0 = one docker exec per command)`,
+  OPENCODE_EXEC_YIELD: `how long execute_in_task waits before answering status "running" with the output so far; exec_poll / exec_wait / exec_kill continue it (duration, default ${D.execYieldMs / 1000}s)`,
   OPENCODE_SANDBOX_MONITOR_INTERVAL: `stats sampling period in serve/mcp (duration, default ${D.monitorIntervalMs / 1000}s; 0 = off)`,
 };
 
@@ -214,6 +218,7 @@ export function sandboxOptionsFromEnv(
     'OPENCODE_EXEC_SESSIONS',
     (r) => (out.execSessions = num('OPENCODE_EXEC_SESSIONS', r, 0, true)),
   );
+  v('OPENCODE_EXEC_YIELD', (r) => (out.execYieldMs = dur('OPENCODE_EXEC_YIELD')(r)));
   const res = resolveSandboxOptions(out);
   for (const k of ['cpus', 'memoryMb', 'pids'] as const) {
     if (res.defaults[k] > res.max[k]) {

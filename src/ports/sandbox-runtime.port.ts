@@ -119,7 +119,48 @@ export interface ExecResult {
   cancelled?: boolean;
   /** The command (or a process it started) was killed by the kernel's OOM killer. */
   oomKilled: boolean;
+  /** Killed on request (`exec_kill`), not by its timeout. */
+  killed?: boolean;
+  /**
+   * This process lost its connection to a session command that may still be running (its output
+   * goes on into the session logs); the result is not final and exitCode is null.
+   */
+  detached?: boolean;
   durationMs: number;
+}
+
+/**
+ * Where a command that runs in a persistent session keeps its output inside the sandbox: the
+ * session directory's `out` / `err` logs from these byte offsets on, delimited by the command's
+ * frames (`nonce`). What a restarted server needs to read it to the end.
+ */
+export interface SessionCommandInfo {
+  sessionDir: string;
+  nonce: string;
+  /** `OPENCODE_EXEC_ID` of the command's processes. */
+  marker: string;
+  outStart: number;
+  errStart: number;
+}
+
+/** A command started by `startExec`: it runs on whether or not anyone awaits `result`. */
+export interface StartedExec {
+  /** Set when the command runs in a session (its output is also kept in the sandbox). */
+  session?: SessionCommandInfo;
+  /** The command's process (group) id once known. */
+  pid(): number | undefined;
+  result: Promise<ExecResult>;
+  /** Kills the command (and what it started) now; `result` then settles with `killed: true`. */
+  kill(): Promise<void>;
+}
+
+/** A session command's output read back from the sandbox logs. */
+export interface SessionOutput {
+  stdout: Buffer;
+  stderr: Buffer;
+  /** Present once the command ended (its end frame is in the log). */
+  exitCode?: number;
+  pid?: number;
 }
 
 export type ExecOutputListener = (stream: 'stdout' | 'stderr', chunk: Buffer) => void;
@@ -172,6 +213,21 @@ export interface SandboxRuntime {
   /** Every labelled container, network and volume. */
   listResources(): Promise<SandboxResource[]>;
   exec(taskId: string, req: ExecRequest, onOutput?: ExecOutputListener): Promise<ExecResult>;
+  /** Like `exec`, but returns once the command started; `exec` is `startExec` + `await result`. */
+  startExec(taskId: string, req: ExecRequest, onOutput?: ExecOutputListener): Promise<StartedExec>;
+  /**
+   * Reads a session command's output and end from the sandbox (a restarted server re-attaching).
+   * @throws NOT_FOUND when the sandbox or the logs are gone.
+   */
+  readSessionOutput(
+    taskId: string,
+    info: SessionCommandInfo,
+    maxBytes: number,
+  ): Promise<SessionOutput>;
+  /** Kills a session command found by its marker and process group (after a restart). */
+  killSessionCommand(taskId: string, info: SessionCommandInfo, pid?: number): Promise<void>;
+  /** Removes a finished session's logs from the sandbox. */
+  removeSessionLogs(taskId: string, info: SessionCommandInfo): Promise<void>;
   /** @throws VALIDATION when the file is larger than `maxBytes`, a directory or a symlink. */
   readFile(taskId: string, path: string, maxBytes: number): Promise<Buffer>;
   /** Creates missing parent directories. */

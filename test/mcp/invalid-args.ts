@@ -4,6 +4,9 @@ export const ALL_TOOLS = [
   'attach_agent_to_task',
   'detach_agent_from_task',
   'execute_in_task',
+  'exec_poll',
+  'exec_wait',
+  'exec_kill',
   'get_task_status',
   'cancel_task',
   'delete_task',
@@ -109,7 +112,18 @@ export const INVALID_ARGS: Record<string, { args: Record<string, unknown>; field
     { args: { taskId: 'tsk_x', agentId: 'a', command: [] }, field: 'command' },
     { args: { taskId: 'tsk_x', agentId: 'a', command: 'ls', timeoutMs: -5 }, field: 'timeoutMs' },
     { args: { taskId: 'tsk_x', agentId: 'a', command: 'ls', workdir: 'rel' }, field: 'workdir' },
+    { args: { taskId: 'tsk_x', agentId: 'a', command: 'ls', yieldMs: -1 }, field: 'yieldMs' },
+    {
+      args: { taskId: 'tsk_x', agentId: 'a', command: 'ls', idempotencyKey: '' },
+      field: 'idempotencyKey',
+    },
   ],
+  exec_poll: [
+    { args: {}, field: 'executionId' },
+    { args: { executionId: 'exe_x', stdoutOffset: -1 }, field: 'stdoutOffset' },
+  ],
+  exec_wait: [{ args: { executionId: 'exe_x', timeoutMs: 'soon' }, field: 'timeoutMs' }],
+  exec_kill: [{ args: { executionId: '' }, field: 'executionId' }],
   read_file: [
     { args: { taskId: 'tsk_x' }, field: 'path' },
     { args: { taskId: 'tsk_x', path: 'a', maxBytes: 0 }, field: 'maxBytes' },

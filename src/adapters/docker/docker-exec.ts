@@ -44,6 +44,8 @@ export async function runExec(
   container: Docker.Container,
   req: ExecRequest,
   onOutput?: ExecOutputListener,
+  /** Settles when the caller wants the command killed now (`exec_kill`). */
+  killRequested?: Promise<void>,
 ): Promise<RawExec> {
   const marker = randomUUID();
   const cmd = Array.isArray(req.command) ? req.command : ['/bin/sh', '-c', req.command.shell];
@@ -98,12 +100,17 @@ export async function runExec(
     if (req.signal?.aborted) onAbort();
     else req.signal?.addEventListener('abort', onAbort, { once: true });
   });
-  const first = await Promise.race([ended.then(() => 'ended' as const), timeout]);
+  const first = await Promise.race([
+    ended.then(() => 'ended' as const),
+    timeout,
+    ...(killRequested ? [killRequested.then(() => 'killed' as const)] : []),
+  ]);
   clearTimeout(timer);
   if (onAbort) req.signal?.removeEventListener('abort', onAbort);
   const cancelled = first === 'cancelled';
+  const killed = first === 'killed';
   if (first !== 'ended') {
-    timedOut = !cancelled;
+    timedOut = first === 'timeout';
     needsRestart = !(await killTree(container, marker));
     // The attach stream ends once the process is gone; don't wait on it forever.
     const grace = new Promise<void>((r) => setTimeout(r, needsRestart ? 0 : 2000).unref());
@@ -122,6 +129,7 @@ export async function runExec(
       timedOut,
       ...(cancelled ? { cancelled } : {}),
       oomKilled: false,
+      ...(killed ? { killed } : {}),
       durationMs: Date.now() - started,
     },
     needsRestart,

@@ -12,10 +12,14 @@ import {
   type SandboxRuntime,
   type SandboxState,
   type SandboxStats,
+  type SessionCommandInfo,
+  type SessionOutput,
+  type StartedExec,
 } from '../../ports/sandbox-runtime.port';
 import { containerCreateOptions } from './container-spec';
 import { docker, engineAddress, isNotFound, mapDockerError } from './docker-errors';
-import { runExec } from './docker-exec';
+import { killTree, runExec } from './docker-exec';
+import { parseSessionLogs } from './session-protocol';
 import { DEFAULT_SESSIONS_PER_TASK, SessionPool } from './session-pool';
 import { readFileFromContainer, writeFileToContainer } from './docker-files';
 import { managedFilter, names } from './docker-names';
@@ -216,6 +220,14 @@ export class DockerSandboxRuntime implements SandboxRuntime {
   }
 
   async exec(taskId: string, req: ExecRequest, onOutput?: ExecOutputListener): Promise<ExecResult> {
+    return (await this.startExec(taskId, req, onOutput)).result;
+  }
+
+  async startExec(
+    taskId: string,
+    req: ExecRequest,
+    onOutput?: ExecOutputListener,
+  ): Promise<StartedExec> {
     const info = await this.mustInspect(taskId);
     if (info.state !== 'running') {
       throw new ConflictError(
@@ -225,31 +237,101 @@ export class DockerSandboxRuntime implements SandboxRuntime {
     }
     const container = this.container(taskId);
     const since = Date.now();
+    const oom = async (result: ExecResult) => {
+      if (result.exitCode === 137 && !result.timedOut && !result.killed && !result.cancelled) {
+        result.oomKilled = await this.oomSince(info.containerId, since);
+      }
+      return result;
+    };
     const shell = !Array.isArray(req.command) && !req.fresh ? req.command : undefined;
     if (shell && this.sessions.enabled) {
-      const result = await this.sessions.run(
+      const started = await this.sessions.start(
         taskId,
         container,
         { ...req, command: shell },
         onOutput,
       );
-      if (result.exitCode === 137 && !result.timedOut) {
-        result.oomKilled = await this.oomSince(info.containerId, since);
+      // An aborted call kills the command like exec_kill does; the result says `cancelled`.
+      const onAbort = () => void started.kill().catch(() => undefined);
+      if (req.signal?.aborted) onAbort();
+      else req.signal?.addEventListener('abort', onAbort, { once: true });
+      const result = started.result.then((r) => {
+        req.signal?.removeEventListener('abort', onAbort);
+        if (r.killed && req.signal?.aborted) {
+          const { killed: _k, ...rest } = r;
+          void _k;
+          return oom({ ...rest, cancelled: true });
+        }
+        return oom(r);
+      });
+      return { ...started, result };
+    }
+    let killNow!: () => void;
+    const killRequested = new Promise<void>((r) => (killNow = r));
+    const result = runExec(this.client, container, req, onOutput, killRequested).then(
+      async ({ result, needsRestart }) => {
+        if (needsRestart) {
+          // The in-container kill could not run (no shell, or no pid left): killing PID 1 takes
+          // every process with it; the workspace volume is kept.
+          this.sessions.closeTask(taskId);
+          await docker(() => container.kill({ signal: 'SIGKILL' })).catch(() => undefined);
+          await docker(() => container.start()).catch(() => undefined);
+        }
+        return oom(result);
+      },
+    );
+    return { pid: () => undefined, result, kill: async () => killNow() };
+  }
+
+  async readSessionOutput(
+    taskId: string,
+    info: SessionCommandInfo,
+    maxBytes: number,
+  ): Promise<SessionOutput> {
+    await this.mustInspect(taskId);
+    const container = this.container(taskId);
+    const read = async (file: 'out' | 'err', from: number) => {
+      // Raw chunks, not the result's text: output may be any bytes. At most maxBytes are read.
+      const chunks: Buffer[] = [];
+      const { result } = await runExec(
+        this.client,
+        container,
+        {
+          command: [
+            'sh',
+            '-c',
+            'tail -c "+$1" "$2" | head -c "$3"',
+            'sh',
+            `${from + 1}`,
+            `${info.sessionDir}/${file}`,
+            `${maxBytes}`,
+          ],
+          timeoutMs: 30_000,
+          outputCapBytes: 1024,
+          fresh: true,
+        },
+        (stream, chunk) => stream === 'stdout' && chunks.push(Buffer.from(chunk)),
+      );
+      if (result.exitCode !== 0 || result.stderr) {
+        throw new NotFoundError('session logs', `${info.sessionDir} in the sandbox of ${taskId}`);
       }
-      return result;
-    }
-    const { result, needsRestart } = await runExec(this.client, container, req, onOutput);
-    if (needsRestart) {
-      this.sessions.closeTask(taskId);
-      // The in-container kill could not run (no shell, or no pid left): killing PID 1 takes every
-      // process with it; the workspace volume is kept.
-      await docker(() => container.kill({ signal: 'SIGKILL' })).catch(() => undefined);
-      await docker(() => container.start()).catch(() => undefined);
-    }
-    if (result.exitCode === 137 && !result.timedOut && !result.cancelled) {
-      result.oomKilled = await this.oomSince(info.containerId, since);
-    }
-    return result;
+      return Buffer.concat(chunks);
+    };
+    const [out, err] = await Promise.all([read('out', info.outStart), read('err', info.errStart)]);
+    return parseSessionLogs(info.nonce, out, err);
+  }
+
+  async killSessionCommand(taskId: string, info: SessionCommandInfo, pid?: number): Promise<void> {
+    await killTree(this.container(taskId), info.marker, pid);
+  }
+
+  async removeSessionLogs(taskId: string, info: SessionCommandInfo): Promise<void> {
+    await runExec(this.client, this.container(taskId), {
+      command: ['rm', '-rf', '--', info.sessionDir],
+      timeoutMs: 30_000,
+      outputCapBytes: 4096,
+      fresh: true,
+    }).catch(() => undefined);
   }
 
   /** Whether the engine saw an OOM kill in this container since `sinceMs`. */

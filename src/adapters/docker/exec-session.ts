@@ -2,14 +2,21 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { Writable } from 'node:stream';
 import type Docker from 'dockerode';
 import { CappedOutput } from '../../domain/capped-output';
-import type { ExecOutputListener, ExecRequest, ExecResult } from '../../ports/sandbox-runtime.port';
+import type {
+  ExecOutputListener,
+  ExecRequest,
+  ExecResult,
+  SessionCommandInfo,
+} from '../../ports/sandbox-runtime.port';
 import { docker } from './docker-errors';
 import { killTree } from './docker-exec';
 import {
   bootstrapScript,
+  CLOSE_LINE,
   commandLine,
   exportedNames,
   FrameScanner,
+  SESSION_ROOT,
   stdinLine,
   type Frame,
 } from './session-protocol';
@@ -37,6 +44,16 @@ interface Running {
   done: () => void;
 }
 
+/** A command started in a session; `finished` settles when it ends (or is killed at its timeout). */
+export interface SessionCommand {
+  info: SessionCommandInfo;
+  /** Process group id, once the session reported it. */
+  pid(): number | undefined;
+  finished: Promise<{ result: ExecResult; state?: SessionState }>;
+  /** Kills the command's process group and marker-carrying processes now. */
+  kill(): Promise<void>;
+}
+
 /**
  * One persistent shell in a sandbox: a `docker exec` of `/bin/sh` with stdin attached, speaking
  * the protocol of `session-protocol.ts`. Runs one command at a time; each command is a child in
@@ -47,8 +64,12 @@ export class ExecSession {
   alive = true;
   /** Names the session shell exports (the baseline a task state is applied over). */
   baseNames = new Set<string>();
-  baseState = '';
   shellPid = 0;
+  /** The session's directory in the sandbox (`out` and `err` logs). */
+  readonly dir: string;
+  /** Bytes received per stream so far = the size of the `out` / `err` logs in the sandbox. */
+  outBytes = 0;
+  errBytes = 0;
   private hasSetsid = false;
   private current?: Running;
   private stream!: NodeJS.ReadWriteStream & { destroy(): void };
@@ -57,11 +78,14 @@ export class ExecSession {
   private constructor(
     private readonly client: Docker,
     private readonly container: Docker.Container,
-  ) {}
+    private readonly sid: string,
+  ) {
+    this.dir = `${SESSION_ROOT}/${sid}`;
+  }
 
   /** Starts the shell and waits for its first report (pid, environment, setsid). */
   static async open(client: Docker, container: Docker.Container): Promise<ExecSession> {
-    const s = new ExecSession(client, container);
+    const s = new ExecSession(client, container, randomBytes(16).toString('hex'));
     await s.boot();
     return s;
   }
@@ -89,7 +113,9 @@ export class ExecSession {
         (f) => this.onFrame(name, f),
       );
       return new Writable({
-        write(chunk: Buffer, _enc, cb) {
+        write: (chunk: Buffer, _enc, cb) => {
+          if (name === 'stdout') this.outBytes += chunk.length;
+          else this.errBytes += chunk.length;
           scanner.push(chunk);
           cb();
         },
@@ -101,27 +127,24 @@ export class ExecSession {
     this.stream.on('close', died('the session stream closed'));
     this.stream.on('error', (e: Error) => this.die(`session stream error: ${e.message}`));
 
-    const nonce = randomBytes(16).toString('hex');
-    const run = this.track(nonce);
-    this.stream.write(bootstrapScript(nonce));
+    const { state: r, finished } = this.track(this.sid);
+    this.stream.write(bootstrapScript(this.sid, this.dir));
     let timer: NodeJS.Timeout | undefined;
     const ok = await Promise.race([
-      run.finished.then(() => true),
-      new Promise<boolean>((r) => (timer = setTimeout(() => r(false), BOOT_TIMEOUT_MS))),
+      finished.then(() => true),
+      new Promise<boolean>((res) => (timer = setTimeout(() => res(false), BOOT_TIMEOUT_MS))),
     ]);
     clearTimeout(timer);
-    const r = run.state;
     this.current = undefined;
     if (!ok || r.pid === undefined || !this.alive) {
       this.close();
       throw new Error(
-        `the sandbox shell did not start a session (${ok ? 'it exited' : 'no answer in 10s'}): ${r.err.toString().trim() || 'no /bin/sh?'}`,
+        `the sandbox shell did not start a session (${ok ? 'it exited' : 'no answer in 10s'}): ${r.err.toString().trim() || 'needs /bin/sh, mkfifo and tee'}`,
       );
     }
     this.shellPid = r.pid;
     this.hasSetsid = r.rc === 1;
-    this.baseState = r.env ?? '';
-    this.baseNames = new Set(exportedNames(this.baseState).filter((n) => n !== '__OCT_CWD'));
+    this.baseNames = new Set(exportedNames(r.env ?? '').filter((n) => n !== '__OCT_CWD'));
   }
 
   /** Starts tracking a command's frames; `finished` resolves once both streams reported its end. */
@@ -174,83 +197,116 @@ export class ExecSession {
   }
 
   /**
-   * Runs a shell command with the task's state applied; returns the result and the state the
-   * command left (undefined when it did not report one: killed, or it replaced its shell).
+   * Starts a shell command with the task's state applied. `finished` gives the result and the state
+   * the command left (undefined when it did not report one: killed, or it replaced its shell).
    */
-  async run(
+  start(
     req: ExecRequest & { command: { shell: string } },
     state: SessionState | undefined,
     onOutput?: ExecOutputListener,
-  ): Promise<{ result: ExecResult; state?: SessionState; lost?: string }> {
+  ): SessionCommand {
     const nonce = randomBytes(16).toString('hex');
     const marker = randomUUID();
     const started = Date.now();
+    const info: SessionCommandInfo = {
+      sessionDir: this.dir,
+      nonce,
+      marker,
+      outStart: this.outBytes,
+      errStart: this.errBytes,
+    };
     const { state: r, finished } = this.track(nonce, req.outputCapBytes, onOutput);
     const unset = state ? [...this.baseNames].filter((n) => !state.names.has(n)) : [];
     const stdinPath = req.stdin !== undefined ? `/tmp/.opencode-stdin-${nonce}` : undefined;
     let lost: string | undefined;
     const onDeath = (why: string) => (lost = why);
     this.deathListeners.push(onDeath);
-    try {
-      if (stdinPath) {
-        const data = Buffer.isBuffer(req.stdin) ? req.stdin : Buffer.from(req.stdin as string);
-        this.stream.write(stdinLine(stdinPath, data));
-      }
-      this.stream.write(
-        commandLine({
-          nonce,
-          marker,
-          unset,
-          state: state?.text ?? '',
-          workdir: req.workdir,
-          env: req.env,
-          command: req.command.shell,
-          stdinPath,
-        }),
-      );
-      let timer: NodeJS.Timeout | undefined;
-      const timedOut = await Promise.race([
-        finished.then(() => false),
-        new Promise<boolean>((res) => (timer = setTimeout(() => res(true), req.timeoutMs))),
-      ]);
-      clearTimeout(timer);
-      if (timedOut) {
-        const killed = await killTree(this.container, marker, this.hasSetsid ? r.pid : undefined);
-        const grace = new Promise<boolean>((res) =>
-          setTimeout(() => res(false), killed ? KILL_GRACE_MS : 0).unref(),
-        );
-        if (!(await Promise.race([finished.then(() => true), grace]))) {
-          this.close(); // stuck: the pool replaces it
-        }
-      }
-      const exitCode = timedOut || lost || r.rc === undefined ? null : r.rc;
-      if (lost && !timedOut) {
-        const note = Buffer.from(
-          `\nopencode-tools: ${lost} while the command ran; its exit code is unknown\n`,
-        );
-        r.err.push(note);
-      }
-      const result: ExecResult = {
-        exitCode,
-        stdout: r.out.toString(),
-        stderr: r.err.toString(),
-        stdoutBytes: r.out.total,
-        stderrBytes: r.err.total,
-        truncated: r.out.truncated || r.err.truncated,
-        timedOut,
-        oomKilled: false,
-        durationMs: Date.now() - started,
-      };
-      const next =
-        r.env !== undefined ? { text: r.env, names: new Set(exportedNames(r.env)) } : undefined;
-      return { result, state: timedOut ? undefined : next, lost };
-    } finally {
-      this.deathListeners = this.deathListeners.filter((f) => f !== onDeath);
-      if (this.current === r) this.current = undefined;
+    if (stdinPath) {
+      const data = Buffer.isBuffer(req.stdin) ? req.stdin : Buffer.from(req.stdin as string);
+      this.stream.write(stdinLine(stdinPath, data));
     }
+    this.stream.write(
+      commandLine({
+        nonce,
+        marker,
+        unset,
+        state: state?.text ?? '',
+        workdir: req.workdir,
+        env: req.env,
+        command: req.command.shell,
+        stdinPath,
+      }),
+    );
+    let killing: Promise<boolean> | undefined;
+    const kill = () =>
+      (killing ??= killTree(this.container, marker, this.hasSetsid ? r.pid : undefined));
+    const settle = async () => {
+      try {
+        let timer: NodeJS.Timeout | undefined;
+        const timedOut = await Promise.race([
+          finished.then(() => false),
+          new Promise<boolean>((res) => (timer = setTimeout(() => res(true), req.timeoutMs))),
+        ]);
+        clearTimeout(timer);
+        const killed = killing !== undefined;
+        if (timedOut || killed) {
+          const ok = await kill();
+          const grace = new Promise<boolean>((res) =>
+            setTimeout(() => res(false), ok ? KILL_GRACE_MS : 0).unref(),
+          );
+          if (!(await Promise.race([finished.then(() => true), grace]))) this.close();
+        }
+        const stopped = timedOut || killed;
+        if (lost && !stopped) {
+          r.err.push(
+            Buffer.from(
+              `\nopencode-tools: ${lost} while the command ran; its exit code is unknown\n`,
+            ),
+          );
+        }
+        const result: ExecResult = {
+          exitCode: stopped || lost || r.rc === undefined ? null : r.rc,
+          stdout: r.out.toString(),
+          stderr: r.err.toString(),
+          stdoutBytes: r.out.total,
+          stderrBytes: r.err.total,
+          truncated: r.out.truncated || r.err.truncated,
+          timedOut,
+          oomKilled: false,
+          ...(killed && !timedOut ? { killed: true } : {}),
+          ...(lost && !stopped ? { detached: true } : {}),
+          durationMs: Date.now() - started,
+        };
+        const next =
+          r.env !== undefined && !stopped
+            ? { text: r.env, names: new Set(exportedNames(r.env)) }
+            : undefined;
+        return { result, state: next };
+      } finally {
+        this.deathListeners = this.deathListeners.filter((f) => f !== onDeath);
+        if (this.current === r) this.current = undefined;
+      }
+    };
+    return {
+      info,
+      pid: () => r.pid,
+      finished: settle(),
+      kill: async () => {
+        await kill();
+      },
+    };
   }
 
-  /** Ends the shell (stdin EOF) and drops the connection. Processes it started keep running. */
+  /** Ends an idle shell and removes its logs. */
+  retire(): void {
+    if (this.alive && !this.busy) this.stream.write(CLOSE_LINE);
+    this.close();
+  }
+
+  /**
+   * Drops the connection (stdin EOF: the shell exits once its command is done). A running
+   * command goes on and its output stays in the session's logs.
+   */
   close(): void {
     this.alive = false;
     try {

@@ -1,9 +1,15 @@
 import type Docker from 'dockerode';
-import type { ExecOutputListener, ExecRequest, ExecResult } from '../../ports/sandbox-runtime.port';
+import type {
+  ExecOutputListener,
+  ExecRequest,
+  StartedExec,
+} from '../../ports/sandbox-runtime.port';
 import { ExecSession, type SessionState } from './exec-session';
 
 /** Default of `OPENCODE_EXEC_SESSIONS`: concurrent shell sessions per task. */
 export const DEFAULT_SESSIONS_PER_TASK = 4;
+/** A session whose logs in the sandbox grew past this is retired once idle (logs removed). */
+export const SESSION_LOG_MAX_BYTES = 64 * 1024 * 1024;
 
 type Log = (message: string) => void;
 
@@ -50,6 +56,7 @@ class TaskSessions {
 
   release(s: ExecSession): void {
     s.busy = false;
+    if (s.alive && s.outBytes + s.errBytes > SESSION_LOG_MAX_BYTES) s.retire();
     if (!s.alive) this.drop(s);
     this.waiters.shift()?.();
   }
@@ -61,7 +68,10 @@ class TaskSessions {
   }
 
   closeAll(): void {
-    for (const s of this.sessions.splice(0)) s.close();
+    for (const s of this.sessions.splice(0)) {
+      if (s.busy) s.close();
+      else s.retire();
+    }
     for (const w of this.waiters.splice(0)) w();
   }
 }
@@ -86,12 +96,12 @@ export class SessionPool {
     private readonly log: Log,
   ) {}
 
-  async run(
+  async start(
     taskId: string,
     container: Docker.Container,
     req: ExecRequest & { command: { shell: string } },
     onOutput?: ExecOutputListener,
-  ): Promise<ExecResult> {
+  ): Promise<StartedExec> {
     let t = this.tasks.get(taskId);
     if (!t) {
       t = new TaskSessions(
@@ -102,13 +112,21 @@ export class SessionPool {
       this.tasks.set(taskId, t);
     }
     const session = await t.acquire();
+    let cmd;
     try {
-      const { result, state } = await session.run(req, t.state, onOutput);
-      if (state) t.state = state;
-      return result;
-    } finally {
+      cmd = session.start(req, t.state, onOutput);
+    } catch (err) {
       t.release(session);
+      throw err;
     }
+    const tasks = t;
+    const result = cmd.finished
+      .then(({ result, state }) => {
+        if (state) tasks.state = state;
+        return result;
+      })
+      .finally(() => tasks.release(session));
+    return { session: cmd.info, pid: cmd.pid, kill: cmd.kill, result };
   }
 
   /** Closes a task's sessions (sandbox stopped, removed or restarted); its state is kept. */

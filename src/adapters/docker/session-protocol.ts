@@ -53,14 +53,26 @@ const CHILD = [
   'eval "$__oct_c" <"$__oct_in" 3>&- 4>&-',
 ].join('\n');
 
+/** Where a session keeps its output logs in the sandbox (`out`, `err`, and the two FIFOs). */
+export const SESSION_ROOT = '/tmp/.opencode-sessions';
+
 /**
- * Sent once when the session starts. fds 3 and 4 are where frames and output go; then it reports
- * its environment (V), its pid (S) and whether `setsid` exists (E payload 1 or 0).
+ * Sent once when the session starts. Output goes through a relay: the shell and its commands
+ * write to two FIFOs, and a `tee` per stream copies them to the session's stdout/stderr *and* to
+ * `out`/`err` files in the sandbox. The files are the durable record a restarted server reads a
+ * still-running command's output from (Docker drains an exec's output when no client is attached,
+ * so commands never block on a dead server). fds 3 and 4 are the FIFOs; then the shell reports its
+ * environment (V), its pid (S) and whether `setsid` exists (E payload 1 or 0).
  */
-export function bootstrapScript(nonce: string): string {
-  const f = (kind: string) => `${RS}oct:${nonce}:${kind}`;
+export function bootstrapScript(nonce: string, dir: string): string {
+  const f = shellQuote(`${RS}oct:${nonce}:`);
+  const d = shellQuote(dir);
   return [
-    'exec 3>&1 4>&2',
+    `mkdir -p ${d} && mkfifo ${d}/o ${d}/e || exit 97`,
+    `tee -a ${d}/out <${d}/o &`,
+    `tee -a ${d}/err <${d}/e >&2 &`,
+    `exec 3>${d}/o 4>${d}/e`,
+    'exec 1>&3 2>&4',
     `__OCT_CHILD=${shellQuote(CHILD)}`,
     'if command -v setsid >/dev/null 2>&1; then __OCT_SETSID=setsid; else __OCT_SETSID=; fi',
     '__oct_run() {',
@@ -74,11 +86,13 @@ export function bootstrapScript(nonce: string): string {
     `  printf '${RS}oct:%s:E:%s${RS}' "$1" "$__oct_r" >&4`,
     '}',
     '__oct_in() { printf %s "$2" | base64 -d >"$1"; }',
+    // An idle session that is retired removes its logs; a killed one leaves them for recovery.
+    `__oct_close() { exec 3>&- 4>&- 1>/dev/null 2>&1; rm -rf -- ${d}; exit 0; }`,
     '__OCT_CWD=$PWD; export __OCT_CWD',
-    `{ printf '%sV${RS}' ${shellQuote(f(''))}; export -p; printf '%sW${RS}' ${shellQuote(f(''))}; } >&3`,
+    `{ printf '%sV${RS}' ${f}; export -p; printf '%sW${RS}' ${f}; } >&3`,
     'unset __OCT_CWD',
-    `printf '%sS:%s${RS}%sE:%s${RS}' ${shellQuote(f(''))} "$$" ${shellQuote(f(''))} "\${__OCT_SETSID:+1}" >&3`,
-    `printf '%sE:0${RS}' ${shellQuote(f(''))} >&4`,
+    `printf '%sS:%s${RS}%sE:%s${RS}' ${f} "$$" ${f} "\${__OCT_SETSID:+1}" >&3`,
+    `printf '%sE:0${RS}' ${f} >&4`,
     '',
   ].join('\n');
 }
@@ -131,6 +145,9 @@ export function commandLine(c: CommandSpec): string {
   ];
   return `__oct_run ${args.map(shellQuote).join(' ')}\n`;
 }
+
+/** Ends an idle session and removes its logs. */
+export const CLOSE_LINE = '__oct_close\n';
 
 /** The line that writes a command's stdin to a file first (base64: it may be binary). */
 export function stdinLine(path: string, data: Buffer): string {
@@ -263,4 +280,39 @@ export class FrameScanner {
     }
     return 0;
   }
+}
+
+/**
+ * A command's output and end read back from a session's `out` / `err` logs (from the offsets where
+ * it started): the data up to its end frame, minus frames.
+ */
+export function parseSessionLogs(
+  nonce: string,
+  out: Buffer,
+  err: Buffer,
+): { stdout: Buffer; stderr: Buffer; exitCode?: number; pid?: number } {
+  const read = (buf: Buffer) => {
+    const data: Buffer[] = [];
+    let end: number | undefined;
+    let pid: number | undefined;
+    const scanner = new FrameScanner(
+      (c) => end === undefined && data.push(Buffer.from(c)),
+      (f) => {
+        if (f.nonce !== nonce || end !== undefined) return;
+        if (f.kind === 'S') pid = f.value;
+        if (f.kind === 'E') end = f.value;
+      },
+    );
+    scanner.push(buf);
+    return { data: Buffer.concat(data), end, pid };
+  };
+  const o = read(out);
+  const e = read(err);
+  const ended = o.end !== undefined && e.end !== undefined;
+  return {
+    stdout: o.data,
+    stderr: e.data,
+    ...(ended ? { exitCode: o.end } : {}),
+    ...(o.pid !== undefined ? { pid: o.pid } : {}),
+  };
 }

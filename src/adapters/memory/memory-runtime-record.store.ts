@@ -13,9 +13,11 @@ export class MemoryRuntimeRecordStore implements RuntimeRecordStore {
   private readonly at = (kind: string, id: string) => `${kind}\u0000${id}`;
 
   async insert(rec: NewRuntimeRecord): Promise<{ record: RuntimeRecord; created: boolean }> {
+    // No await before the write: check and insert are one step, as in the SQL stores.
     if (rec.key !== undefined) {
-      const same = await this.findByKey(rec.kind, rec.key);
-      if (same) return { record: same, created: false };
+      for (const r of this.rows.values()) {
+        if (r.kind === rec.kind && r.key === rec.key) return { record: copy(r), created: false };
+      }
     }
     if (this.rows.has(this.at(rec.kind, rec.id))) {
       throw new ConflictError(`${rec.kind} ${rec.id} already exists`);

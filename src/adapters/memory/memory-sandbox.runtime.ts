@@ -11,6 +11,8 @@ import {
   type SandboxResource,
   type SandboxRuntime,
   type SandboxStats,
+  type SessionOutput,
+  type StartedExec,
 } from '../../ports/sandbox-runtime.port';
 
 /** What a fake command produced. */
@@ -303,6 +305,53 @@ export class MemorySandboxRuntime implements SandboxRuntime {
       oomKilled: !killed && !!outcome.oomKilled,
       durationMs: Date.now() - started,
     };
+  }
+
+  async startExec(
+    taskId: string,
+    req: ExecRequest,
+    onOutput?: ExecOutputListener,
+  ): Promise<StartedExec> {
+    const s = this.must(taskId);
+    if (s.info.state !== 'running') {
+      throw new ConflictError(
+        `sandbox of task ${taskId} is ${s.info.state}, not running; resume the task first`,
+        { taskId, state: s.info.state },
+      );
+    }
+    let killNow!: () => void;
+    const killed = new Promise<void>((r) => (killNow = r));
+    const started = Date.now();
+    const result = Promise.race([
+      this.exec(taskId, req, onOutput),
+      killed.then((): ExecResult => ({
+        exitCode: 137,
+        stdout: '',
+        stderr: '',
+        stdoutBytes: 0,
+        stderrBytes: 0,
+        truncated: false,
+        timedOut: false,
+        oomKilled: false,
+        killed: true,
+        durationMs: Date.now() - started,
+      })),
+    ]);
+    return { pid: () => undefined, result, kill: async () => killNow() };
+  }
+
+  /** The fake keeps no session logs: nothing outlives this process. */
+  async readSessionOutput(taskId: string): Promise<SessionOutput> {
+    this.must(taskId);
+    throw new NotFoundError('session logs', taskId);
+  }
+
+  async killSessionCommand(): Promise<void> {
+    // nothing runs beyond the process
+  }
+
+  async removeSessionLogs(): Promise<void> {
+    // none kept
   }
 
   private filesFor(taskId: string, path: string): Map<string, Buffer> {

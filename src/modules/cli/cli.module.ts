@@ -11,6 +11,7 @@ import { CHECKPOINT_COMMANDS } from './commands/checkpoint.commands';
 import { CleanupTaskCommand } from './commands/cleanup-task.command';
 import { CreateTaskCommand } from './commands/create-task.command';
 import { ExecCommand } from './commands/exec.command';
+import { EXEC_CONTROL_COMMANDS } from './commands/exec-control.commands';
 import { HealthCommand } from './commands/health.command';
 import { MetricsCommand } from './commands/metrics.command';
 import { PullProgressListener } from './commands/pull-progress.listener';
@@ -47,6 +48,7 @@ export const CLI_COMMANDS = [
   McpStdioCommand,
   McpServeCommand,
   ExecCommand,
+  ...EXEC_CONTROL_COMMANDS,
   ReconcileCommand,
   SandboxStatusCommand,
   MigrateCommand,

@@ -16,6 +16,7 @@ import { HistoryModule } from '../history/history.module';
 import { LocksModule } from '../locks/locks.module';
 import { TasksModule } from '../tasks/tasks.module';
 import { lazySandboxRuntime } from './lazy-runtime';
+import { LiveExecutionsService } from './live-executions.service';
 import { ReconcilerService } from './reconciler.service';
 import { SandboxAlerts } from './sandbox-alerts';
 import { SandboxMonitorService } from './sandbox-monitor.service';
@@ -57,6 +58,7 @@ export class DockerModule {
         SandboxRuntimeLifecycle,
         SandboxAlerts,
         SandboxService,
+        LiveExecutionsService,
         TaskSandboxLifecycleService,
         { provide: TASK_SANDBOX, useExisting: TaskSandboxLifecycleService },
         ReconcilerService,
@@ -65,6 +67,7 @@ export class DockerModule {
       exports: [
         SANDBOX_RUNTIME,
         SandboxService,
+        LiveExecutionsService,
         TASK_SANDBOX,
         ReconcilerService,
         SandboxMonitorService,

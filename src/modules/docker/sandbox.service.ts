@@ -16,6 +16,7 @@ import {
   type SandboxResource,
   type SandboxRuntime,
   type SandboxStats,
+  type StartedExec,
 } from '../../ports/sandbox-runtime.port';
 import { TASK_REPOSITORY, type TaskRepository } from '../../ports/task-repository.port';
 import { ExecutionsService } from '../history/executions.service';
@@ -76,6 +77,18 @@ export function commandOf(c: unknown): string[] | { shell: string } {
   throw bad('is required: an argv array such as ["ls", "-la"], or a shell string');
 }
 export type SandboxExecResult = ExecResult & { executionId: string; taskId: string };
+
+/** A command started by `SandboxService.startExec`. */
+export interface StartedSandboxExec {
+  executionId: string;
+  taskId: string;
+  agentId?: string;
+  command: string | string[];
+  startedAt: string;
+  timeoutMs: number;
+  started: StartedExec;
+  done: Promise<SandboxExecResult>;
+}
 
 export interface SandboxStatus {
   taskId: string;
@@ -174,6 +187,20 @@ export class SandboxService {
     onOutput?: ExecOutputListener,
     signal?: AbortSignal,
   ): Promise<SandboxExecResult> {
+    return (await this.startExec(taskId, input, onOutput, { signal })).done;
+  }
+
+  /**
+   * Starts a command and returns once it runs; `done` settles with the result after it was
+   * journaled and published. A result marked `detached` (this process lost the connection while
+   * the command ran on) is not journaled: whoever re-attaches finishes the record.
+   */
+  async startExec(
+    taskId: string,
+    input: ExecInput,
+    onOutput?: ExecOutputListener,
+    opts: { executionId?: string; signal?: AbortSignal } = {},
+  ): Promise<StartedSandboxExec> {
     const command = commandOf((input as { command?: unknown })?.command);
     const data = parseOrThrow(execInputSchema, input);
     const o = this.options.sandbox;
@@ -185,9 +212,9 @@ export class SandboxService {
       );
     }
     await this.liveTask(taskId, data.agentId);
-    const executionId = newId('exe');
+    const executionId = opts.executionId ?? newId('exe');
     const startedAt = new Date().toISOString();
-    const result = await this.runtime.exec(
+    const started = await this.runtime.startExec(
       taskId,
       {
         command,
@@ -196,23 +223,48 @@ export class SandboxService {
         stdin: data.stdin,
         timeoutMs,
         outputCapBytes: o.outputCapBytes,
-        signal,
+        signal: opts.signal,
         fresh: data.fresh,
       },
       onOutput,
     );
-    const event: SandboxExecEvent = { taskId, agentId: data.agentId, executionId, command, result };
-    this.events.emit(SANDBOX_EVENTS.exec, event);
-    await this.record(event, startedAt);
-    if (result.oomKilled) {
-      await this.alerts?.raise({
-        kind: 'oomKilled',
+    const done = started.result.then(async (result) => {
+      if (result.detached) return { ...result, executionId, taskId };
+      const event: SandboxExecEvent = {
         taskId,
-        message: `a command in the sandbox of task ${taskId} was killed for using more than its memory limit`,
-        at: new Date().toISOString(),
-      });
-    }
-    return { ...result, executionId, taskId };
+        agentId: data.agentId,
+        executionId,
+        command,
+        result,
+      };
+      this.events.emit(SANDBOX_EVENTS.exec, event);
+      await this.record(event, startedAt);
+      if (result.oomKilled) {
+        await this.alerts?.raise({
+          kind: 'oomKilled',
+          taskId,
+          message: `a command in the sandbox of task ${taskId} was killed for using more than its memory limit`,
+          at: new Date().toISOString(),
+        });
+      }
+      return { ...result, executionId, taskId };
+    });
+    return {
+      executionId,
+      taskId,
+      agentId: data.agentId,
+      command: Array.isArray(command) ? command : command.shell,
+      startedAt,
+      timeoutMs,
+      started,
+      done,
+    };
+  }
+
+  /** Journals a command a restarted process finished reading (see LiveExecutionsService). */
+  async recordRecovered(e: SandboxExecEvent, startedAt: string): Promise<void> {
+    this.events.emit(SANDBOX_EVENTS.exec, e);
+    await this.record(e, startedAt);
   }
 
   async readFile(taskId: string, path: string, opts: { agentId?: string } = {}): Promise<Buffer> {
@@ -263,6 +315,11 @@ export class SandboxService {
     } catch (err) {
       this.logger.warn(`could not journal execution ${e.executionId}: ${(err as Error).message}`);
     }
+  }
+
+  /** Throws unless the task is live with a sandbox and the agent (if given) is attached. */
+  async assertCanAct(taskId: string, agentId?: string): Promise<void> {
+    await this.liveTask(taskId, agentId);
   }
 
   /** The task, which must exist, be unfinished and have a sandbox; and the agent attached. */

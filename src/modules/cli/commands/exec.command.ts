@@ -1,5 +1,6 @@
 import { Command, Help, Option } from 'nest-commander';
 import { ValidationError } from '../../../domain/errors';
+import { LiveExecutionsService, type ExecView } from '../../docker/live-executions.service';
 import { SandboxService, type SandboxExecResult } from '../../docker/sandbox.service';
 import { BaseCommand, parse, taskIdFrom, type BaseOptions } from '../base.command';
 import { emit } from '../output';
@@ -13,10 +14,14 @@ interface ExecOpts extends BaseOptions {
   shell?: string;
   stdin?: boolean;
   fresh?: boolean;
+  yield?: number;
+  idempotencyKey?: string;
 }
 
 /** Exit status of `exec` when the command timed out (as timeout(1) does). */
 export const EXEC_TIMEOUT_EXIT = 124;
+/** Exit status when the command is still running (EX_TEMPFAIL: continue with exec-wait). */
+export const EXEC_RUNNING_EXIT = 75;
 
 async function readStdin(): Promise<Buffer> {
   const chunks: Buffer[] = [];
@@ -31,7 +36,10 @@ async function readStdin(): Promise<Buffer> {
     "run a command in a task's sandbox, streaming its output; exits with the command's exit code",
 })
 export class ExecCommand extends BaseCommand<ExecOpts> {
-  constructor(private readonly sandboxes: SandboxService) {
+  constructor(
+    private readonly sandboxes: SandboxService,
+    private readonly executions: LiveExecutionsService,
+  ) {
     super();
   }
 
@@ -47,24 +55,48 @@ export class ExecCommand extends BaseCommand<ExecOpts> {
       );
     }
     const json = !!o.json;
-    const result: SandboxExecResult = await this.sandboxes.exec(
-      taskId,
-      {
-        command: o.shell !== undefined ? { shell: o.shell } : argv,
-        agentId: o.agent,
-        timeoutMs: o.timeout,
-        workdir: o.workdir,
-        env: o.env,
-        stdin: o.stdin ? await readStdin() : undefined,
-        fresh: o.fresh,
-      },
-      // Live streaming in human mode; --json prints one document at the end.
-      json
-        ? undefined
-        : (stream, chunk) => (stream === 'stdout' ? process.stdout : process.stderr).write(chunk),
-    );
+    const input = {
+      command: o.shell !== undefined ? { shell: o.shell } : argv,
+      agentId: o.agent,
+      timeoutMs: o.timeout,
+      workdir: o.workdir,
+      env: o.env,
+      stdin: o.stdin ? await readStdin() : undefined,
+      fresh: o.fresh,
+    };
+    // Live streaming in human mode; --json prints one document at the end.
+    const stream = json
+      ? undefined
+      : (s: 'stdout' | 'stderr', chunk: Buffer) =>
+          (s === 'stdout' ? process.stdout : process.stderr).write(chunk);
+    // Without --yield or --idempotency-key the command runs to its end (the original behaviour).
+    const result: SandboxExecResult | ExecView =
+      o.yield !== undefined || o.idempotencyKey !== undefined
+        ? await this.executions.run(
+            taskId,
+            {
+              ...input,
+              yieldMs: o.yield ?? 30 * 60_000,
+              idempotencyKey: o.idempotencyKey,
+            },
+            stream,
+          )
+        : await this.sandboxes.exec(taskId, input, stream);
+    if ('replayed' in result && result.replayed && !json) {
+      // Nothing was streamed for a replay: show what the first run printed.
+      process.stdout.write(result.stdout);
+      process.stderr.write(result.stderr);
+    }
     if (json) {
       emit(true, result, () => '');
+      if ('status' in result && result.status !== 'completed') process.exitCode = EXEC_RUNNING_EXIT;
+      return;
+    }
+    if ('status' in result && result.status === 'running') {
+      process.stderr.write(
+        `opencode-tools: still running as execution ${result.executionId}; continue with exec-poll, exec-wait or exec-kill --execution ${result.executionId}\n`,
+      );
+      process.exitCode = EXEC_RUNNING_EXIT;
       return;
     }
     const notes: string[] = [];
@@ -123,6 +155,21 @@ export class ExecCommand extends BaseCommand<ExecOpts> {
   parseFresh() {
     return true;
   }
+  @Option({
+    flags: '--yield <duration>',
+    description:
+      'answer after this long even if the command still runs (exit 75, execution id on stderr); it goes on',
+  })
+  parseYield(v: string) {
+    return parse.duration('--yield', v);
+  }
+  @Option({
+    flags: '--idempotency-key <key>',
+    description: 'a retry with the same key returns the first run instead of running again',
+  })
+  parseIdempotencyKey(v: string) {
+    return v;
+  }
   @Option({ flags: '--stdin', description: "pass this process's standard input to the command" })
   parseStdin() {
     return true;
@@ -130,8 +177,9 @@ export class ExecCommand extends BaseCommand<ExecOpts> {
   @Help('after')
   examples() {
     return `
-Exit status: the command's own exit code; ${EXEC_TIMEOUT_EXIT} when it timed out; with --json, 0 and
-the result document ({exitCode, stdout, stderr, timedOut, truncated, stdoutBytes, …}).
+Exit status: the command's own exit code; ${EXEC_TIMEOUT_EXIT} when it timed out; ${EXEC_RUNNING_EXIT} when it still runs
+after --yield (continue with exec-wait); with --json, 0 (${EXEC_RUNNING_EXIT} while running) and the result
+document ({executionId, status, exitCode, stdout, stderr, timedOut, truncated, stdoutBytes, …}).
 Errors of the tool itself: 2 bad input, 3 task or sandbox not found, 4 task not live / agent not
 attached, 5 Docker engine unavailable.
 

@@ -1,0 +1,549 @@
+import { Inject, Injectable, Logger, Optional } from '@nestjs/common';
+import { OPENCODE_OPTIONS, type OpenCodeToolsOptions } from '../../config/options';
+import { CappedOutput } from '../../domain/capped-output';
+import { DomainError, NotFoundError, ValidationError } from '../../domain/errors';
+import type { ExecutionRecord } from '../../domain/execution';
+import { newId } from '../../domain/ids';
+import { OutputLog } from '../../domain/output-log';
+import {
+  RUNTIME_RECORD_STORE,
+  type RuntimeRecord,
+  type RuntimeRecordStore,
+} from '../../ports/runtime-record-store.port';
+import {
+  SANDBOX_RUNTIME,
+  type ExecOutputListener,
+  type ExecResult,
+  type SandboxRuntime,
+  type SessionCommandInfo,
+} from '../../ports/sandbox-runtime.port';
+import { ExecutionsService } from '../history/executions.service';
+import {
+  SandboxService,
+  type ExecInput,
+  type SandboxExecResult,
+  type StartedSandboxExec,
+} from './sandbox.service';
+
+const KIND = 'execution';
+/** Per stream, what `exec_poll` can still serve of a command this process runs. */
+const POLL_BUFFER_BYTES = 8 * 1024 * 1024;
+/** How long a finished execution stays in memory for `exec_poll` / `exec_wait`. */
+const KEEP_FINISHED_MS = 10 * 60_000;
+/** Most log bytes read back from the sandbox per stream when re-attaching. */
+const RECOVER_READ_MAX = 16 * 1024 * 1024;
+const RECOVER_POLL_MS = 250;
+/** A `starting` record older than this never got its command started (the process died). */
+const STARTING_STALE_MS = 30_000;
+
+export type ExecStatus = 'running' | 'completed' | 'lost';
+
+/** An execution as execute_in_task / exec_wait / exec_kill return it. */
+export interface ExecView extends Omit<SandboxExecResult, 'detached'> {
+  status: ExecStatus;
+  /** The call replayed an earlier one with the same idempotency key. */
+  replayed?: boolean;
+}
+
+/** What exec_poll returns: the output from the given offsets on. */
+export interface PollView {
+  executionId: string;
+  taskId: string;
+  status: ExecStatus;
+  exitCode: number | null;
+  timedOut: boolean;
+  stdout: string;
+  stderr: string;
+  /** Pass these back as the next offsets. */
+  stdoutOffset: number;
+  stderrOffset: number;
+  /** Bytes between the asked offset and the first one still available (dropped from memory). */
+  stdoutSkipped: number;
+  stderrSkipped: number;
+  stdoutBytes: number;
+  stderrBytes: number;
+}
+
+export interface RunInput extends ExecInput {
+  /** Answer `running` after this long (default OPENCODE_EXEC_YIELD); 0 answers at once. */
+  yieldMs?: number;
+  /** A replay with the same key (per task) returns the first call's execution. */
+  idempotencyKey?: string;
+}
+
+interface RecordData {
+  command: string | string[];
+  agentId?: string;
+  startedAt: string;
+  timeoutMs: number;
+  deadline: number;
+  session?: SessionCommandInfo;
+  pid?: number;
+  timedOut?: boolean;
+  killed?: boolean;
+  result?: Omit<ExecResult, 'stdout' | 'stderr'>;
+}
+
+interface Live {
+  s: StartedSandboxExec;
+  out: OutputLog;
+  err: OutputLog;
+  capOut: CappedOutput;
+  capErr: CappedOutput;
+  result?: SandboxExecResult;
+  /** Record writes of this execution, in order. */
+  chain: Promise<unknown>;
+  recorded: boolean;
+}
+
+/** A result without its output (records keep no output: the sandbox logs and journal do). */
+function summary(r: ExecResult): Omit<ExecResult, 'stdout' | 'stderr'> {
+  // eslint-disable-next-line @typescript-eslint/no-unused-vars
+  const { stdout, stderr, ...rest } = r;
+  return rest;
+}
+
+/** Not unref'd: a CLI process waiting on nothing else must stay alive until it fires. */
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/** Resolves `p`'s value, or `fallback` after `ms`; the timer never outlives the race. */
+async function within<T, F>(p: Promise<T>, ms: number, fallback: F): Promise<T | F> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([
+      p,
+      new Promise<F>((r) => (timer = setTimeout(() => r(fallback), ms))),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/**
+ * Executions an agent can re-attach to (README "Re-attachable executions"). A command still
+ * running after the yield window is answered `running` with its output so far and goes on;
+ * `poll`, `wait` and `kill` continue it — from memory while this process runs it, otherwise (a
+ * reconnect to another instance, a restart) from the runtime record in the database and the
+ * session logs in the sandbox, which hold its output and end as they arrive.
+ */
+@Injectable()
+export class LiveExecutionsService {
+  private readonly logger = new Logger('Executions');
+  private readonly live = new Map<string, Live>();
+
+  constructor(
+    private readonly sandboxes: SandboxService,
+    @Inject(SANDBOX_RUNTIME) private readonly runtime: SandboxRuntime,
+    @Inject(RUNTIME_RECORD_STORE) private readonly records: RuntimeRecordStore,
+    @Inject(OPENCODE_OPTIONS) private readonly options: OpenCodeToolsOptions,
+    @Optional() private readonly journal?: ExecutionsService,
+  ) {}
+
+  /** Runs a command; cancelling `signal` before the answer kills it. */
+  async run(
+    taskId: string,
+    input: RunInput,
+    onOutput?: ExecOutputListener,
+    signal?: AbortSignal,
+  ): Promise<ExecView> {
+    const { yieldMs: y, idempotencyKey: key, ...exec } = input;
+    const yieldMs = y ?? this.options.sandbox.execYieldMs;
+    if (!Number.isInteger(yieldMs) || yieldMs < 0) {
+      throw new ValidationError('yieldMs', 'must be a whole number of milliseconds >= 0');
+    }
+    let id = newId('exe');
+    const now = new Date().toISOString();
+    if (key !== undefined) {
+      if (!key.trim() || key.length > 200) {
+        throw new ValidationError('idempotencyKey', 'must be 1 to 200 characters');
+      }
+      const ins = await this.records.insert({
+        kind: KIND,
+        id,
+        taskId,
+        key: `${taskId}:${key}`,
+        status: 'starting',
+        data: { command: [], startedAt: now, timeoutMs: 0, deadline: 0 } satisfies RecordData,
+        updatedAt: now,
+      });
+      if (!ins.created) {
+        const v = await this.wait(ins.record.id, yieldMs);
+        return { ...v, replayed: true };
+      }
+      id = ins.record.id;
+    }
+    const out = new OutputLog(POLL_BUFFER_BYTES);
+    const err = new OutputLog(POLL_BUFFER_BYTES);
+    const cap = this.options.sandbox.outputCapBytes;
+    const capOut = new CappedOutput(cap);
+    const capErr = new CappedOutput(cap);
+    let s: StartedSandboxExec;
+    try {
+      s = await this.sandboxes.startExec(
+        taskId,
+        exec,
+        (stream, chunk) => {
+          (stream === 'stdout' ? out : err).push(chunk);
+          (stream === 'stdout' ? capOut : capErr).push(chunk);
+          onOutput?.(stream, chunk);
+        },
+        { executionId: id },
+      );
+    } catch (e) {
+      if (key !== undefined) await this.records.delete(KIND, id).catch(() => undefined);
+      throw e;
+    }
+    const l: Live = { s, out, err, capOut, capErr, chain: Promise.resolve(), recorded: false };
+    this.live.set(id, l);
+    if (key !== undefined) {
+      l.recorded = true;
+      await this.write(l, (r) => this.save(r.s.executionId, 'running', this.dataOf(r)));
+    }
+    void s.done.then(
+      (r) => this.finished(l, r),
+      (e: Error) => this.logger.warn(`execution ${id} failed: ${e.message}`),
+    );
+    const onAbort = () => void s.started.kill().catch(() => undefined);
+    signal?.addEventListener('abort', onAbort);
+    let ended: boolean;
+    try {
+      ended = await within(
+        s.done.then(() => true),
+        yieldMs,
+        false,
+      );
+    } finally {
+      signal?.removeEventListener('abort', onAbort);
+    }
+    if (!ended && !l.result) {
+      l.recorded = true;
+      await this.write(l, (r) =>
+        this.records
+          .insert({
+            kind: KIND,
+            id,
+            taskId,
+            status: 'running',
+            data: this.dataOf(r) as unknown as Record<string, unknown>,
+            updatedAt: new Date().toISOString(),
+          })
+          .catch(() => this.save(id, 'running', this.dataOf(r))),
+      );
+    }
+    return this.viewOf(l);
+  }
+
+  /** Waits up to `timeoutMs` for the end; answers `running` with the output so far otherwise. */
+  async wait(executionId: string, timeoutMs: number): Promise<ExecView> {
+    const l = this.live.get(executionId);
+    if (l) {
+      if (!l.result) await within(l.s.done, timeoutMs, undefined);
+      return this.viewOf(l);
+    }
+    const until = Date.now() + timeoutMs;
+    for (;;) {
+      const v = await this.recovered(executionId);
+      if (v.status !== 'running' || Date.now() >= until) return v.view;
+      await sleep(Math.min(RECOVER_POLL_MS, Math.max(0, until - Date.now())));
+    }
+  }
+
+  /** Output from the given byte offsets on (at most `maxBytes` per stream), and the status. */
+  async poll(
+    executionId: string,
+    at: { stdoutOffset?: number; stderrOffset?: number; maxBytes: number },
+  ): Promise<PollView> {
+    const so = at.stdoutOffset ?? 0;
+    const eo = at.stderrOffset ?? 0;
+    const l = this.live.get(executionId);
+    if (l) {
+      const o = l.out.read(so, at.maxBytes);
+      const e = l.err.read(eo, at.maxBytes);
+      const v = this.viewOf(l);
+      return this.pollView(v, o, e);
+    }
+    const rec = await this.recovered(executionId);
+    const slice = (b: Buffer, off: number) => {
+      const data = b.subarray(off, off + at.maxBytes);
+      return { data, next: off + data.length, skipped: 0 };
+    };
+    return this.pollView(rec.view, slice(rec.stdout, so), slice(rec.stderr, eo));
+  }
+
+  /** Kills a running execution (its process group and everything it started). */
+  async kill(executionId: string, opts: { agentId?: string } = {}): Promise<ExecView> {
+    const l = this.live.get(executionId);
+    if (l) {
+      await this.sandboxes.assertCanAct(l.s.taskId, opts.agentId);
+      if (!l.result) {
+        await l.s.started.kill();
+        await within(l.s.done, 5000, undefined);
+      }
+      return this.viewOf(l);
+    }
+    const rec = await this.mustRecord(executionId);
+    await this.sandboxes.assertCanAct(rec.taskId!, opts.agentId);
+    const data = rec.data as unknown as RecordData;
+    if (rec.status === 'running' && data.session) {
+      const logs = await this.runtime
+        .readSessionOutput(rec.taskId!, data.session, 1024)
+        .catch(() => undefined);
+      await this.runtime.killSessionCommand(rec.taskId!, data.session, logs?.pid ?? data.pid);
+      await this.save(executionId, 'running', { ...data, killed: true });
+    }
+    return this.wait(executionId, 5000);
+  }
+
+  /** Journals a finished in-process execution and marks its record. */
+  private finished(l: Live, r: SandboxExecResult): void {
+    if (r.detached) return; // the command runs on; whoever re-attaches finishes it
+    l.result = r;
+    if (l.recorded) {
+      void this.write(l, (x) => this.save(x.s.executionId, 'completed', this.dataOf(x)));
+    }
+    setTimeout(() => this.live.delete(r.executionId), KEEP_FINISHED_MS).unref();
+  }
+
+  private write(l: Live, fn: (l: Live) => Promise<unknown>): Promise<unknown> {
+    l.chain = l.chain
+      .then(() => fn(l))
+      .catch((e: Error) =>
+        this.logger.warn(`could not record execution ${l.s.executionId}: ${e.message}`),
+      );
+    return l.chain;
+  }
+
+  private dataOf(l: Live): RecordData {
+    const r = l.result;
+    return {
+      command: l.s.command,
+      agentId: l.s.agentId,
+      startedAt: l.s.startedAt,
+      timeoutMs: l.s.timeoutMs,
+      deadline: Date.parse(l.s.startedAt) + l.s.timeoutMs,
+      session: l.s.started.session,
+      pid: l.s.started.pid(),
+      ...(r ? { result: summary(r) } : {}),
+    };
+  }
+
+  /** Replaces a record's status and data (compare-and-set, retried on a concurrent write). */
+  private async save(id: string, status: string, data: RecordData): Promise<void> {
+    for (let i = 0; i < 5; i++) {
+      const cur = await this.records.get(KIND, id);
+      if (!cur) return;
+      if (cur.status === 'completed' || cur.status === 'lost') return;
+      const ok = await this.records.update(KIND, id, cur.version, {
+        status,
+        data: JSON.parse(JSON.stringify(data)),
+        updatedAt: new Date().toISOString(),
+      });
+      if (ok) return;
+    }
+  }
+
+  private viewOf(l: Live): ExecView {
+    const r = l.result;
+    if (r) return { ...r, status: 'completed' };
+    return {
+      executionId: l.s.executionId,
+      taskId: l.s.taskId,
+      status: 'running',
+      exitCode: null,
+      stdout: l.capOut.toString(),
+      stderr: l.capErr.toString(),
+      stdoutBytes: l.capOut.total,
+      stderrBytes: l.capErr.total,
+      truncated: l.capOut.truncated || l.capErr.truncated,
+      timedOut: false,
+      oomKilled: false,
+      durationMs: Date.now() - Date.parse(l.s.startedAt),
+    };
+  }
+
+  private pollView(
+    v: ExecView,
+    o: { data: Buffer; next: number; skipped: number },
+    e: { data: Buffer; next: number; skipped: number },
+  ): PollView {
+    return {
+      executionId: v.executionId,
+      taskId: v.taskId,
+      status: v.status,
+      exitCode: v.exitCode,
+      timedOut: v.timedOut,
+      stdout: o.data.toString('utf8'),
+      stderr: e.data.toString('utf8'),
+      stdoutOffset: o.next,
+      stderrOffset: e.next,
+      stdoutSkipped: o.skipped,
+      stderrSkipped: e.skipped,
+      stdoutBytes: v.stdoutBytes,
+      stderrBytes: v.stderrBytes,
+    };
+  }
+
+  private async mustRecord(executionId: string): Promise<RuntimeRecord> {
+    const rec = await this.records.get(KIND, executionId);
+    if (!rec) throw new NotFoundError('execution', executionId);
+    return rec;
+  }
+
+  /**
+   * An execution this process does not run: its record, and for a running one the output read
+   * back from the sandbox logs. A command found ended is journaled and its record completed; one
+   * past its deadline is killed (and reported timed out).
+   */
+  private async recovered(
+    executionId: string,
+  ): Promise<{ status: ExecStatus; view: ExecView; stdout: Buffer; stderr: Buffer }> {
+    const rec = await this.records.get(KIND, executionId);
+    if (!rec) {
+      const j = await this.journal?.get(executionId).catch(() => null);
+      if (j) return this.fromJournal(j);
+      return this.mustRecord(executionId) as never;
+    }
+    const data = rec.data as unknown as RecordData;
+    const taskId = rec.taskId!;
+    if (rec.status === 'completed') {
+      const j = await this.journal?.get(executionId).catch(() => null);
+      if (j) return this.fromJournal(j);
+    }
+    const base = {
+      executionId,
+      taskId,
+      timedOut: false,
+      oomKilled: false,
+      truncated: false,
+      durationMs: Date.now() - Date.parse(data.startedAt),
+    };
+    const lost = async (why: string) => {
+      await this.save(executionId, 'lost', data);
+      const stderr = Buffer.from(`opencode-tools: execution ${executionId} was lost: ${why}\n`);
+      return {
+        status: 'lost' as const,
+        view: {
+          ...base,
+          status: 'lost' as const,
+          exitCode: null,
+          stdout: '',
+          stderr: stderr.toString(),
+          stdoutBytes: 0,
+          stderrBytes: stderr.length,
+        },
+        stdout: Buffer.alloc(0),
+        stderr,
+      };
+    };
+    if (rec.status === 'lost') return lost('recorded as lost');
+    if (!data.session) {
+      if (rec.status === 'starting' && Date.now() - Date.parse(rec.updatedAt) < STARTING_STALE_MS) {
+        const view = {
+          ...base,
+          status: 'running' as const,
+          exitCode: null,
+          stdout: '',
+          stderr: '',
+        };
+        return {
+          status: 'running',
+          view: { ...view, stdoutBytes: 0, stderrBytes: 0 },
+          stdout: Buffer.alloc(0),
+          stderr: Buffer.alloc(0),
+        };
+      }
+      return lost(
+        'it did not run in a shell session (argv command or fresh: true), so nothing kept its output when the process that started it ended',
+      );
+    }
+    let logs;
+    try {
+      logs = await this.runtime.readSessionOutput(taskId, data.session, RECOVER_READ_MAX);
+    } catch (e) {
+      if (e instanceof DomainError && e.code === 'NOT_FOUND') {
+        return lost(`its sandbox or session logs are gone (${e.message})`);
+      }
+      throw e;
+    }
+    const cap = this.options.sandbox.outputCapBytes;
+    const capped = (b: Buffer) => {
+      const c = new CappedOutput(cap);
+      c.push(b);
+      return c;
+    };
+    const co = capped(logs.stdout);
+    const ce = capped(logs.stderr);
+    if (logs.exitCode === undefined && Date.now() > data.deadline && !data.timedOut) {
+      await this.runtime.killSessionCommand(taskId, data.session, logs.pid ?? data.pid);
+      await this.save(executionId, 'running', { ...data, timedOut: true });
+      data.timedOut = true;
+    }
+    const ended = logs.exitCode !== undefined;
+    const timedOut = !!data.timedOut;
+    const result: ExecResult = {
+      exitCode: ended && !timedOut && !data.killed ? logs.exitCode! : null,
+      stdout: co.toString(),
+      stderr: ce.toString(),
+      stdoutBytes: co.total,
+      stderrBytes: ce.total,
+      truncated: co.truncated || ce.truncated,
+      timedOut: ended && timedOut,
+      oomKilled: false,
+      ...(ended && data.killed ? { killed: true } : {}),
+      durationMs: Date.now() - Date.parse(data.startedAt),
+    };
+    if (ended) await this.finishRecovered(rec, data, result);
+    const view: ExecView = {
+      ...result,
+      executionId,
+      taskId,
+      status: ended ? 'completed' : 'running',
+    };
+    return { status: view.status, view, stdout: logs.stdout, stderr: logs.stderr };
+  }
+
+  private async finishRecovered(rec: RuntimeRecord, data: RecordData, result: ExecResult) {
+    const cur = await this.records.get(KIND, rec.id);
+    if (!cur || cur.status !== 'running') return;
+    const done = await this.records.update(KIND, rec.id, cur.version, {
+      status: 'completed',
+      data: JSON.parse(JSON.stringify({ ...data, result: summary(result) })),
+      updatedAt: new Date().toISOString(),
+    });
+    if (!done) return; // another instance finished it
+    const command = Array.isArray(data.command) ? data.command : { shell: data.command };
+    await this.sandboxes
+      .recordRecovered(
+        { taskId: rec.taskId!, agentId: data.agentId, executionId: rec.id, command, result },
+        data.startedAt,
+      )
+      .catch((e: Error) => this.logger.warn(`could not journal ${rec.id}: ${e.message}`));
+    await this.runtime.removeSessionLogs(rec.taskId!, data.session!).catch(() => undefined);
+  }
+
+  private fromJournal(j: ExecutionRecord) {
+    const join = (head: string, tail: string) => (tail ? `${head}\n[…]\n${tail}` : head);
+    const stdout = join(j.stdoutHead, j.stdoutTail);
+    const stderr = join(j.stderrHead, j.stderrTail);
+    const view: ExecView = {
+      executionId: j.id,
+      taskId: j.taskId,
+      status: 'completed',
+      exitCode: j.exitCode,
+      stdout,
+      stderr,
+      stdoutBytes: j.stdoutBytes,
+      stderrBytes: j.stderrBytes,
+      truncated: j.truncated || !!j.stdoutTail || !!j.stderrTail,
+      timedOut: j.timedOut,
+      oomKilled: false,
+      durationMs: j.durationMs,
+    };
+    return {
+      status: 'completed' as const,
+      view,
+      stdout: Buffer.from(stdout),
+      stderr: Buffer.from(stderr),
+    };
+  }
+}

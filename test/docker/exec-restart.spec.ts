@@ -1,0 +1,122 @@
+import { spawn } from 'node:child_process';
+import { assertBuilt, BIN, cli } from '../helpers/cli';
+import { tempHome } from '../helpers/temp-home';
+import { describeDocker, TEST_IMAGE } from './engine';
+
+jest.setTimeout(120_000);
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+describeDocker(
+  'executions survive the death of the process that started them (built binary)',
+  () => {
+    const home = tempHome('oct-exec-restart-');
+    const env = { OPENCODE_HOME: home.dir, OPENCODE_SANDBOX_IMAGE: TEST_IMAGE };
+    let taskId: string;
+    const script =
+      'echo run >> /workspace/runs; for i in 1 2 3 4 5; do echo line$i; sleep 0.5; done; echo bye >&2; exit 7';
+
+    beforeAll(() => {
+      assertBuilt();
+      const r = cli(['create-task', 'restart', '--image', TEST_IMAGE, '--json'], env);
+      expect(r.stderr).toBe('');
+      taskId = JSON.parse(r.stdout).id;
+    });
+    afterAll(() => {
+      cli(['cleanup-task', taskId, '--force', '--yes'], env);
+      home.cleanup();
+    });
+
+    it('a command keeps running through kill -9 of its server; a replay reads it to the end and does not run it twice', async () => {
+      const child = spawn(
+        process.execPath,
+        [BIN, 'exec', '--task', taskId, '--idempotency-key', 'job-1', '--shell', script],
+        { env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...env } },
+      );
+      let seen = '';
+      child.stdout.on('data', (c) => (seen += c));
+      for (let i = 0; i < 100 && !seen.includes('line2'); i++) await sleep(50);
+      expect(seen).toContain('line2');
+      child.kill('SIGKILL');
+      await new Promise((r) => child.on('close', r));
+      // A new process, same key: the first execution, read to its end from the sandbox's logs.
+      const r = cli(
+        ['exec', '--task', taskId, '--idempotency-key', 'job-1', '--json', '--shell', script],
+        env,
+      );
+      if (!r.stdout) throw new Error(`replay: code ${r.code} ${r.stderr}`);
+      const doc = JSON.parse(r.stdout);
+      expect(doc).toMatchObject({
+        status: 'completed',
+        replayed: true,
+        exitCode: 7,
+        stdout: 'line1\nline2\nline3\nline4\nline5\n',
+        stderr: 'bye\n',
+      });
+      const runs = cli(['exec', '--task', taskId, '--', 'cat', '/workspace/runs'], env);
+      expect(runs.stdout).toBe('run\n');
+      // Journaled once, with the exit code.
+      const hist = cli(['task-executions', '--task', taskId, '--json'], env);
+      const items = JSON.parse(hist.stdout).items as { id: string; exitCode: number }[];
+      expect(items.filter((e) => e.id === doc.executionId)).toEqual([
+        expect.objectContaining({ exitCode: 7 }),
+      ]);
+    });
+
+    it('exec --yield answers 75 with the id; exec-poll and exec-wait continue it from new processes', () => {
+      const first = cli(
+        [
+          'exec',
+          '--task',
+          taskId,
+          '--yield',
+          '700ms',
+          '--json',
+          '--shell',
+          'for i in 1 2 3 4; do echo n$i; sleep 0.5; done; exit 4',
+        ],
+        env,
+      );
+      expect(first.code).toBe(75);
+      const doc = JSON.parse(first.stdout);
+      expect(doc.status).toBe('running');
+      const poll = cli(['exec-poll', '--execution', doc.executionId, '--json'], env);
+      expect(poll.code).toBe(0);
+      const p = JSON.parse(poll.stdout);
+      expect(p.stdout.startsWith('n1\n')).toBe(true);
+      const wait = cli(['exec-wait', doc.executionId, '--timeout', '20s'], env);
+      expect(wait).toMatchObject({ code: 4, stdout: 'n1\nn2\nn3\nn4\n' });
+      const rest = cli(
+        ['exec-poll', doc.executionId, '--stdout-offset', String(p.stdoutOffset), '--json'],
+        env,
+      );
+      expect(p.stdout + JSON.parse(rest.stdout).stdout).toBe('n1\nn2\nn3\nn4\n');
+    });
+
+    it('exec-kill from another process kills it; unknown ids exit 3', () => {
+      const first = cli(
+        [
+          'exec',
+          '--task',
+          taskId,
+          '--yield',
+          '300ms',
+          '--json',
+          '--shell',
+          'sleep 300 & sleep 301',
+        ],
+        env,
+      );
+      const id = JSON.parse(first.stdout).executionId;
+      const k = cli(['exec-kill', id, '--json'], env);
+      expect(JSON.parse(k.stdout)).toMatchObject({
+        status: 'completed',
+        exitCode: null,
+        killed: true,
+      });
+      const ps = cli(['exec', '--task', taskId, '--', 'ps', '-o', 'args'], env);
+      expect(ps.stdout).not.toMatch(/sleep 30[01]/);
+      expect(cli(['exec-wait', 'exe_nope'], env).code).toBe(3);
+    });
+  },
+);
