@@ -39,6 +39,8 @@ export interface SandboxOptions {
   execSessions: number;
   /** How long execute_in_task waits before answering `running` (the command goes on). */
   execYieldMs: number;
+  /** Warm pool: idle started sandboxes kept per profile (0 = off), total cap, idle TTL. */
+  warmPool: { size: number; max: number; ttlMs: number };
 }
 
 export const SANDBOX_DEFAULTS: Omit<SandboxOptions, 'mountAllowList'> = {
@@ -61,11 +63,13 @@ export const SANDBOX_DEFAULTS: Omit<SandboxOptions, 'mountAllowList'> = {
   memoryAlertPercent: 90,
   execSessions: 4,
   execYieldMs: 30_000,
+  warmPool: { size: 0, max: 8, ttlMs: 10 * 60_000 },
 };
 
-export type SandboxOptionsInput = Partial<Omit<SandboxOptions, 'defaults' | 'max'>> & {
+export type SandboxOptionsInput = Partial<Omit<SandboxOptions, 'defaults' | 'max' | 'warmPool'>> & {
   defaults?: Partial<SandboxOptions['defaults']>;
   max?: Partial<SandboxOptions['max']>;
+  warmPool?: Partial<SandboxOptions['warmPool']>;
 };
 
 export function resolveSandboxOptions(input: SandboxOptionsInput = {}): SandboxOptions {
@@ -75,6 +79,7 @@ export function resolveSandboxOptions(input: SandboxOptionsInput = {}): SandboxO
     ...input,
     defaults: { ...d.defaults, ...input.defaults },
     max: { ...d.max, ...input.max },
+    warmPool: { ...d.warmPool, ...input.warmPool },
     allowedNetworks: input.allowedNetworks ?? [...d.allowedNetworks],
     mountAllowList: (input.mountAllowList ?? []).map((p) => resolve(p)),
   };
@@ -103,6 +108,9 @@ export const SANDBOX_ENV_VARS: Record<string, string> = {
   OPENCODE_SANDBOX_RECONCILE_INTERVAL: `reconcile period in serve/mcp (duration, default ${D.reconcileIntervalMs / 60_000}m; 0 = only at start-up)`,
   OPENCODE_EXEC_SESSIONS: `persistent shell sessions per task for shell-string commands; more concurrent calls queue (default ${D.execSessions}; 0 = one docker exec per command)`,
   OPENCODE_EXEC_YIELD: `how long execute_in_task waits before answering status "running" with the output so far; exec_poll / exec_wait / exec_kill continue it (duration, default ${D.execYieldMs / 1000}s)`,
+  OPENCODE_WARM_POOL: `idle, started sandboxes kept ready per sandbox profile by serve/mcp (default ${D.warmPool.size} = off; opencode-tools pool --size changes it at run time)`,
+  OPENCODE_WARM_POOL_MAX: `most warm sandboxes over all profiles (default ${D.warmPool.max})`,
+  OPENCODE_WARM_POOL_TTL: `a warm sandbox unclaimed this long is removed (duration, default ${D.warmPool.ttlMs / 60_000}m)`,
   OPENCODE_SANDBOX_MONITOR_INTERVAL: `stats sampling period in serve/mcp (duration, default ${D.monitorIntervalMs / 1000}s; 0 = off)`,
 };
 
@@ -128,7 +136,7 @@ function oneOf<T extends string>(name: string, raw: string, allowed: readonly T[
 export function sandboxOptionsFromEnv(
   get: (name: string) => string | undefined,
 ): SandboxOptionsInput {
-  const out: SandboxOptionsInput = { defaults: {}, max: {} };
+  const out: SandboxOptionsInput = { defaults: {}, max: {}, warmPool: {} };
   const v = (k: string, f: (raw: string) => void) => {
     const raw = get(k);
     if (raw !== undefined) f(raw.trim());
@@ -218,6 +226,12 @@ export function sandboxOptionsFromEnv(
     'OPENCODE_EXEC_SESSIONS',
     (r) => (out.execSessions = num('OPENCODE_EXEC_SESSIONS', r, 0, true)),
   );
+  v('OPENCODE_WARM_POOL', (r) => (out.warmPool!.size = num('OPENCODE_WARM_POOL', r, 0, true)));
+  v(
+    'OPENCODE_WARM_POOL_MAX',
+    (r) => (out.warmPool!.max = num('OPENCODE_WARM_POOL_MAX', r, 0, true)),
+  );
+  v('OPENCODE_WARM_POOL_TTL', (r) => (out.warmPool!.ttlMs = dur('OPENCODE_WARM_POOL_TTL')(r)));
   v('OPENCODE_EXEC_YIELD', (r) => (out.execYieldMs = dur('OPENCODE_EXEC_YIELD')(r)));
   const res = resolveSandboxOptions(out);
   for (const k of ['cpus', 'memoryMb', 'pids'] as const) {

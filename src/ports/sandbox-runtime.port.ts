@@ -12,6 +12,8 @@ export const SANDBOX_LABELS = {
   version: 'opencode-tools.version',
   /** Which task registry (database) the sandbox belongs to; a reconciler only reaps its own. */
   registry: 'opencode-tools.registry',
+  /** Set on warm-pool sandboxes (the profile key); they carry the id of the task that claims them. */
+  pool: 'opencode-tools.pool',
 } as const;
 
 export interface HostMount {

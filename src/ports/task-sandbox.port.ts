@@ -14,6 +14,12 @@ export interface TaskSandboxLifecycle {
    * maximums, then creates and starts the sandbox. Throws (leaving nothing behind) when it cannot.
    */
   provision(task: Task): Promise<void>;
+  /**
+   * Before a new task with a `sandbox` spec is validated by hooks: claims a warm sandbox that fits
+   * the spec, if any, and returns the task id to use (a warm sandbox already carries its future
+   * task's id in its names and labels); `provision` then has nothing left to do. Undefined: none.
+   */
+  claimWarm?(task: Task): Promise<string | undefined>;
   /** Undoes `provision` when storing the task failed. Never throws. */
   release(taskId: string): Promise<void>;
   /** Before a task record is deleted: removes its container, network and workspace volume. */

@@ -15,6 +15,7 @@ import { EXEC_CONTROL_COMMANDS } from './commands/exec-control.commands';
 import { HealthCommand } from './commands/health.command';
 import { MetricsCommand } from './commands/metrics.command';
 import { PullProgressListener } from './commands/pull-progress.listener';
+import { PoolCommand } from './commands/pool.command';
 import { ReconcileCommand } from './commands/reconcile.command';
 import { SandboxStatusCommand } from './commands/sandbox-status.command';
 import { HISTORY_COMMANDS } from './commands/history.commands';
@@ -50,6 +51,7 @@ export const CLI_COMMANDS = [
   ExecCommand,
   ...EXEC_CONTROL_COMMANDS,
   ReconcileCommand,
+  PoolCommand,
   SandboxStatusCommand,
   MigrateCommand,
   ...TRANSFER_COMMANDS,

@@ -18,6 +18,7 @@ import { TasksModule } from '../tasks/tasks.module';
 import { lazySandboxRuntime } from './lazy-runtime';
 import { LiveExecutionsService } from './live-executions.service';
 import { ReconcilerService } from './reconciler.service';
+import { WarmPoolService } from './warm-pool.service';
 import { SandboxAlerts } from './sandbox-alerts';
 import { SandboxMonitorService } from './sandbox-monitor.service';
 import { SandboxService } from './sandbox.service';
@@ -59,6 +60,7 @@ export class DockerModule {
         SandboxAlerts,
         SandboxService,
         LiveExecutionsService,
+        WarmPoolService,
         TaskSandboxLifecycleService,
         { provide: TASK_SANDBOX, useExisting: TaskSandboxLifecycleService },
         ReconcilerService,
@@ -68,6 +70,7 @@ export class DockerModule {
         SANDBOX_RUNTIME,
         SandboxService,
         LiveExecutionsService,
+        WarmPoolService,
         TASK_SANDBOX,
         ReconcilerService,
         SandboxMonitorService,

@@ -10,13 +10,24 @@ import {
   type SandboxRuntime,
 } from '../../ports/sandbox-runtime.port';
 import { TASK_REPOSITORY, type TaskRepository } from '../../ports/task-repository.port';
+import {
+  RUNTIME_RECORD_STORE,
+  type RuntimeRecordStore,
+} from '../../ports/runtime-record-store.port';
+import { POOL_KIND } from './warm-pool.service';
 import { TasksService } from '../tasks/tasks.service';
 import { registryId } from './sandbox-policy';
 import { SandboxService } from './sandbox.service';
 import { SANDBOX_EVENTS } from './sandbox.events';
 
 export type ReconcileActionKind =
-  'adopted' | 'started' | 'recreated' | 'failed-task' | 'stopped' | 'removed-orphan';
+  | 'adopted'
+  | 'started'
+  | 'recreated'
+  | 'failed-task'
+  | 'stopped'
+  | 'removed-orphan'
+  | 'removed-pool-member';
 
 export interface ReconcileAction {
   kind: ReconcileActionKind;
@@ -57,6 +68,7 @@ export class ReconcilerService implements OnApplicationShutdown {
     private readonly tasks: TasksService,
     private readonly sandboxes: SandboxService,
     private readonly events: EventEmitter2,
+    @Inject(RUNTIME_RECORD_STORE) private readonly records: RuntimeRecordStore,
   ) {}
 
   /** One pass; concurrent callers share it. */
@@ -109,11 +121,18 @@ export class ReconcilerService implements OnApplicationShutdown {
     const resources = allResources.filter((r) => r.registry === mine);
     const byTask = new Map<string, SandboxInfo>(containers.map((c) => [c.taskId, c]));
 
+    // Warm-pool members carry the id of a task that does not exist yet: theirs while their record
+    // says idle or creating (the pool reaps those); a claimed member whose task never got stored
+    // is an orphan like any other, and so is a labelled pool sandbox without a record.
+    const pool = new Map((await this.records.list(POOL_KIND)).map((r) => [r.id, r]));
     // Cases 1 and 2: live tasks that should have a sandbox.
     const seen = new Set<string>();
     for await (const task of this.liveTasks()) {
       if (!task.sandbox) continue;
       seen.add(task.id);
+      if (pool.has(task.id)) {
+        await this.records.delete(POOL_KIND, task.id).catch(() => undefined);
+      }
       await guard(task.id, () => this.live(task, byTask.get(task.id), act));
     }
 
@@ -128,6 +147,18 @@ export class ReconcilerService implements OnApplicationShutdown {
     for (const [taskId, res] of engineTasks) {
       await guard(taskId, async () => {
         const task = await this.repo.findById(taskId);
+        const member = pool.get(taskId);
+        if (member && task) {
+          await this.records.delete(POOL_KIND, taskId); // claimed and stored: no longer the pool's
+        }
+        if (!task && member && member.status !== 'claimed') return;
+        if (!task && member) {
+          if (now - Date.parse(member.updatedAt) < graceMs) return;
+          await this.runtime.remove(taskId);
+          await this.records.delete(POOL_KIND, taskId);
+          act('removed-pool-member', taskId, 'claimed warm sandbox whose task was never stored');
+          return;
+        }
         if (!task) {
           const newest = Math.max(...res.map((r) => Date.parse(r.createdAt ?? '') || 0));
           if (now - newest < graceMs) return;

@@ -4,6 +4,7 @@ import type { TaskSandboxLifecycle } from '../../ports/task-sandbox.port';
 import type { HookContext } from '../hooks/hook.types';
 import { TaskHook } from '../hooks/task-hook.decorator';
 import { SandboxService } from './sandbox.service';
+import { WarmPoolService } from './warm-pool.service';
 
 /** Priority of the sandbox after-hooks: early, so later hooks see the sandbox in its new state. */
 export const SANDBOX_HOOK_PRIORITY = 10;
@@ -22,13 +23,28 @@ export const SANDBOX_HOOK_PRIORITY = 10;
 export class TaskSandboxLifecycleService implements TaskSandboxLifecycle {
   private readonly logger = new Logger('Sandboxes');
 
-  constructor(private readonly sandboxes: SandboxService) {}
+  /** Ids of warm sandboxes claimed for tasks being created right now. */
+  private readonly claimed = new Set<string>();
+
+  constructor(
+    private readonly sandboxes: SandboxService,
+    private readonly pool: WarmPoolService,
+  ) {}
+
+  async claimWarm(task: Task): Promise<string | undefined> {
+    const id = await this.pool.claim(task);
+    if (id) this.claimed.add(id);
+    return id;
+  }
 
   async provision(task: Task): Promise<void> {
+    // A claimed warm sandbox is already created, started and named for this task.
+    if (this.claimed.delete(task.id)) return;
     await this.sandboxes.provision(task);
   }
 
   async release(taskId: string): Promise<void> {
+    this.claimed.delete(taskId);
     await this.sandboxes.remove(taskId).catch((err: Error) => {
       this.logger.warn(`could not remove the sandbox of task ${taskId}: ${err.message}`);
     });

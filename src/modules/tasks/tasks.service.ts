@@ -100,11 +100,18 @@ export class TasksService {
     };
     if (data.description !== undefined) task.description = data.description;
     if (data.sandbox !== undefined) task.sandbox = data.sandbox;
-    await this.hooks.runBefore('beforeTaskCreate', {
-      task,
-      transition: { from: null, to: 'pending' },
-      input: { ...data },
-    });
+    const warm = task.sandbox && (await this.sandbox?.claimWarm?.(task));
+    if (warm) task.id = warm;
+    try {
+      await this.hooks.runBefore('beforeTaskCreate', {
+        task,
+        transition: { from: null, to: 'pending' },
+        input: { ...data },
+      });
+    } catch (err) {
+      if (warm) await this.sandbox!.release(task.id);
+      throw err;
+    }
     // The sandbox comes up before the record is stored: a bad spec or image creates nothing.
     if (task.sandbox && this.sandbox) await this.sandbox.provision(task);
     try {

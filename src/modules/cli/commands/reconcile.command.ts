@@ -49,6 +49,7 @@ What it does (see README "Sandboxes"):
   failed-task     a live task's container vanished (OPENCODE_SANDBOX_ON_VANISHED=fail, default)
   recreated       … or was re-created, workspace kept (OPENCODE_SANDBOX_ON_VANISHED=recreate)
   removed-orphan  labelled container/network/volume of a task that no longer exists
+  removed-pool-member  a claimed warm sandbox whose task was never stored
   stopped         a finished task's container was still running
 Exit status 1 when some repair failed (they are listed; the next run retries).
 

@@ -1,16 +1,18 @@
 import { Injectable, Optional } from '@nestjs/common';
 import { ReconcilerService } from '../../docker/reconciler.service';
 import { SandboxMonitorService } from '../../docker/sandbox-monitor.service';
+import { WarmPoolService } from '../../docker/warm-pool.service';
 
 /**
  * What a long-running server process does besides answering: reconcile sandboxes with the engine
- * (at start and periodically) and sample their resource use. CLI one-shot commands never start it.
+ * (at start and periodically), sample their resource use, keep the warm pool filled. CLI one-shot commands never start it.
  */
 @Injectable()
 export class ServerBackgroundWork {
   constructor(
     @Optional() private readonly reconciler?: ReconcilerService,
     @Optional() private readonly monitor?: SandboxMonitorService,
+    @Optional() private readonly pool?: WarmPoolService,
   ) {}
 
   /** Starts after the transport is up, so the first answer never waits for the engine. */
@@ -18,11 +20,13 @@ export class ServerBackgroundWork {
     setImmediate(() => {
       this.reconciler?.startTimer();
       this.monitor?.startTimer();
+      this.pool?.startTimer();
     }).unref();
   }
 
   stop(): void {
     this.reconciler?.stopTimer();
     this.monitor?.stopTimer();
+    this.pool?.stopTimer();
   }
 }
