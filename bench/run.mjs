@@ -10,6 +10,7 @@ const scripts = [
   'persistence.mjs',
   'postgres.mjs',
   'docker.mjs',
+  'warm.mjs',
   'mcp.mjs',
   'dashboard.mjs',
 ];

@@ -131,6 +131,8 @@ export class DockerSandboxRuntime implements SandboxRuntime {
         `sandbox of task ${taskId} is ${info.state}; only a running one can be paused`,
       );
     }
+    // Paused shells cannot answer; without a live session the next exec asks the engine first.
+    this.sessions.closeTask(taskId);
     await docker(() => this.container(taskId).pause(), { kind: 'sandbox', id: taskId });
     return this.mustInspect(taskId);
   }
@@ -228,27 +230,25 @@ export class DockerSandboxRuntime implements SandboxRuntime {
     req: ExecRequest,
     onOutput?: ExecOutputListener,
   ): Promise<StartedExec> {
-    const info = await this.mustInspect(taskId);
-    if (info.state !== 'running') {
-      throw new ConflictError(
-        `sandbox of task ${taskId} is ${info.state}, not running; resume the task first`,
-        { taskId, state: info.state },
-      );
-    }
+    const shell = !Array.isArray(req.command) && !req.fresh ? req.command : undefined;
     const container = this.container(taskId);
     const since = Date.now();
+    // A live session proves the container runs: the hot path makes no engine call but the command.
+    const viaSession = !!shell && this.sessions.enabled;
+    const info =
+      viaSession && this.sessions.hasLive(taskId) ? undefined : await this.running(taskId);
     const oom = async (result: ExecResult) => {
       if (result.exitCode === 137 && !result.timedOut && !result.killed && !result.cancelled) {
-        result.oomKilled = await this.oomSince(info.containerId, since);
+        const id = info?.containerId ?? (await this.inspect(taskId))?.containerId;
+        if (id) result.oomKilled = await this.oomSince(id, since);
       }
       return result;
     };
-    const shell = !Array.isArray(req.command) && !req.fresh ? req.command : undefined;
-    if (shell && this.sessions.enabled) {
+    if (viaSession) {
       const started = await this.sessions.start(
         taskId,
         container,
-        { ...req, command: shell },
+        { ...req, command: shell! },
         onOutput,
       );
       // An aborted call kills the command like exec_kill does; the result says `cancelled`.
@@ -281,6 +281,17 @@ export class DockerSandboxRuntime implements SandboxRuntime {
       },
     );
     return { pid: () => undefined, result, kill: async () => killNow() };
+  }
+
+  private async running(taskId: string): Promise<SandboxInfo> {
+    const info = await this.mustInspect(taskId);
+    if (info.state !== 'running') {
+      throw new ConflictError(
+        `sandbox of task ${taskId} is ${info.state}, not running; resume the task first`,
+        { taskId, state: info.state },
+      );
+    }
+    return info;
   }
 
   async readSessionOutput(

@@ -85,6 +85,11 @@ class TaskSessions {
 export class SessionPool {
   private readonly tasks = new Map<string, TaskSessions>();
 
+  /** Whether the task has a session whose shell is alive (so its container runs). */
+  hasLive(taskId: string): boolean {
+    return !!this.tasks.get(taskId)?.sessions.some((s) => s.alive);
+  }
+
   /** 0 sessions per task turns sessions off: every command is a `docker exec`. */
   get enabled(): boolean {
     return this.maxPerTask > 0;

@@ -1,0 +1,236 @@
+// Millisecond sandboxes (issue 9), side by side in one run:
+// 1. create_task_sandbox over the in-memory MCP transport with a warm pool, vs the same call
+//    without one, vs raw dockerode create + start (volume, container, start).
+// 2. execute_in_task `echo hi` over the in-memory MCP transport (a persistent session), vs a raw
+//    `docker exec` (dockerode create/start/demux/inspect), vs a bare round trip on an attached,
+//    long-lived shell (write a line, read until a marker: the floor under any session).
+// Standalone: `npm run build && node bench/warm.mjs` (needs the engine and the test image:
+// `bash scripts/start-docker.sh`). Env: BENCH_WARM_CREATE_N (default 20), BENCH_WARM_EXEC_N
+// (default 300). Targets (issue 9): warm create p50 < 20 ms; session exec p50 < 2 ms.
+import { performance } from 'node:perf_hooks';
+import { cpus, loadavg } from 'node:os';
+import { join } from 'node:path';
+import { dist, fmt, printTable, require, tempDir } from './lib.mjs';
+
+const Docker = require('dockerode');
+require('reflect-metadata');
+const { NestFactory } = require('@nestjs/core');
+const { Module } = require('@nestjs/common');
+const { Client } = require('@modelcontextprotocol/sdk/client/index.js');
+const { InMemoryTransport } = require('@modelcontextprotocol/sdk/inMemory.js');
+const { OpenCodeToolsModule } = dist('opencode-tools.module.js');
+const { McpModule } = dist('modules/mcp/mcp.module.js');
+const { McpToolRegistry } = dist('modules/mcp/mcp-tool.registry.js');
+const { WarmPoolService } = dist('modules/docker/warm-pool.service.js');
+const { newId } = dist('domain/ids.js');
+
+const IMAGE = process.env.OPENCODE_SANDBOX_IMAGE ?? 'opencode-tools-test:busybox';
+const CREATE_N = Number(process.env.BENCH_WARM_CREATE_N ?? 20);
+const EXEC_N = Number(process.env.BENCH_WARM_EXEC_N ?? 300);
+
+const docker = new Docker();
+try {
+  await docker.ping();
+  await docker.getImage(IMAGE).inspect();
+} catch (err) {
+  console.log(
+    `warm bench skipped: engine or image ${IMAGE} unavailable (${err.code ?? err.message})`,
+  );
+  process.exit(0);
+}
+
+const pct = (xs, q) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor(q * s.length))];
+};
+
+const home = tempDir('oct-bench-warm-');
+class BenchRoot {}
+Module({})(BenchRoot);
+const app = await NestFactory.createApplicationContext(
+  {
+    module: BenchRoot,
+    imports: [
+      OpenCodeToolsModule.forRoot({
+        home: home.dir,
+        database: { driver: 'sqlite', path: join(home.dir, 'db.sqlite') },
+        sandboxImage: IMAGE,
+        instanceId: 'bench-warm',
+        sandbox: {
+          pull: 'never',
+          orphanGraceMs: 0,
+          stopGraceMs: 1000,
+          warmPool: { size: CREATE_N, max: CREATE_N, ttlMs: 10 * 60_000 },
+        },
+      }),
+      McpModule,
+    ],
+  },
+  { logger: false },
+);
+const registry = app.get(McpToolRegistry);
+const pool = app.get(WarmPoolService);
+const server = await registry.createServer();
+const [clientSide, serverSide] = InMemoryTransport.createLinkedPair();
+await server.connect(serverSide);
+const client = new Client({ name: 'bench', version: '0' });
+await client.connect(clientSide);
+const call = async (name, args) => {
+  const r = await client.callTool({ name, arguments: args });
+  if (r.isError) throw new Error(`${name}: ${r.content?.[0]?.text}`);
+  return r.structuredContent;
+};
+const created = [];
+const spec = { name: 'bench', image: IMAGE };
+
+// --- 1. create ---------------------------------------------------------------------------------
+const warm = [];
+await pool.fill(); // untimed: the pool is filled ahead, as serve does in the background
+for (let i = 0; i < CREATE_N; i++) {
+  const t0 = performance.now();
+  const r = await call('create_task_sandbox', spec);
+  warm.push(performance.now() - t0);
+  created.push(r.taskId);
+}
+await pool.resize(0);
+const cold = [];
+for (let i = 0; i < Math.min(CREATE_N, 10); i++) {
+  const t0 = performance.now();
+  const r = await call('create_task_sandbox', spec);
+  cold.push(performance.now() - t0);
+  created.push(r.taskId);
+}
+const raw = [];
+const rawIds = [];
+for (let i = 0; i < Math.min(CREATE_N, 10); i++) {
+  const id = `bench-warm-${newId('x').slice(2).toLowerCase()}`;
+  rawIds.push(id);
+  const t0 = performance.now();
+  await docker.createVolume({ Name: `${id}-ws`, Labels: { 'opencode-tools.bench': 'warm' } });
+  const ctr = await docker.createContainer({
+    name: id,
+    Image: IMAGE,
+    Entrypoint: ['sleep', '2147483647'],
+    WorkingDir: '/workspace',
+    Labels: { 'opencode-tools.bench': 'warm' },
+    NetworkDisabled: true,
+    HostConfig: {
+      Init: true,
+      CapDrop: ['ALL'],
+      SecurityOpt: ['no-new-privileges:true'],
+      PidsLimit: 256,
+      Memory: 512 * 1048576,
+      MemorySwap: 512 * 1048576,
+      NanoCpus: 1e9,
+      NetworkMode: 'none',
+      Mounts: [{ Type: 'volume', Source: `${id}-ws`, Target: '/workspace' }],
+    },
+  });
+  await ctr.start();
+  raw.push(performance.now() - t0);
+}
+
+// --- 2. exec -----------------------------------------------------------------------------------
+const taskId = created[0];
+const bare = await (async () => {
+  const ctr = docker.getContainer(rawIds[0]);
+  const exec = await ctr.exec({
+    Cmd: ['/bin/sh'],
+    AttachStdin: true,
+    AttachStdout: true,
+    AttachStderr: true,
+  });
+  const stream = await exec.start({ hijack: true, stdin: true });
+  let buf = '';
+  let waiter;
+  docker.modem.demuxStream(
+    stream,
+    {
+      write: (c) => {
+        buf += c.toString();
+        if (waiter && buf.includes('\x1e')) waiter();
+      },
+    },
+    { write: () => {} },
+  );
+  return {
+    async run() {
+      buf = '';
+      const done = new Promise((r) => (waiter = r));
+      stream.write("echo hi; printf '\\036\\n'\n");
+      await done;
+      if (!buf.startsWith('hi\n')) throw new Error(`bare shell returned ${JSON.stringify(buf)}`);
+    },
+    close: () => stream.destroy(),
+  };
+})();
+const ways = {
+  'execute_in_task (session, MCP in-memory)': async () => {
+    const r = await call('execute_in_task', { taskId, agentId: 'bench', command: 'echo hi' });
+    if (r.stdout !== 'hi\n') throw new Error(`session returned ${JSON.stringify(r.stdout)}`);
+  },
+  'raw docker exec (dockerode)': async () => {
+    const exec = await docker
+      .getContainer(rawIds[0])
+      .exec({ Cmd: ['echo', 'hi'], AttachStdout: true, AttachStderr: true });
+    const stream = await exec.start({ hijack: true, stdin: false });
+    await new Promise((resolve) => {
+      docker.modem.demuxStream(stream, { write: () => {} }, { write: () => {} });
+      stream.on('end', resolve);
+      stream.on('close', resolve);
+    });
+    await exec.inspect();
+  },
+  'bare attached-shell round trip': () => bare.run(),
+};
+await call('attach_agent_to_task', { taskId, agentId: 'bench' });
+await call('resume_task', { taskId, agentId: 'bench' });
+const ex = Object.fromEntries(Object.keys(ways).map((k) => [k, []]));
+for (let i = 0; i < EXEC_N + 20; i++) {
+  for (const [name, fn] of Object.entries(ways)) {
+    // raw docker exec is ~100× slower: a tenth of the samples is plenty
+    if (name.startsWith('raw') && i % 10) continue;
+    const t0 = performance.now();
+    await fn();
+    if (i >= 20) ex[name].push(performance.now() - t0);
+  }
+}
+bare.close();
+
+const row = (op, via, xs, target) => [
+  op,
+  via,
+  xs.length,
+  fmt(pct(xs, 0.5), 2),
+  fmt(pct(xs, 0.95), 2),
+  target ?? '',
+];
+printTable(
+  `millisecond sandboxes, ms (${IMAGE}; ${cpus().length} cores, load ${loadavg()[0].toFixed(1)})`,
+  ['OPERATION', 'VIA', 'N', 'P50', 'P95', 'TARGET'],
+  [
+    row('create_task_sandbox', 'warm pool (MCP in-memory)', warm, 'p50 < 20'),
+    row('create_task_sandbox', 'no pool (MCP in-memory)', cold),
+    row('create + start', 'raw dockerode', raw),
+    ...Object.entries(ex).map(([name, xs], i) =>
+      row('exec echo hi', name, xs, i === 0 ? 'p50 < 2' : undefined),
+    ),
+  ],
+);
+
+// --- clean up ----------------------------------------------------------------------------------
+await client.close();
+for (const id of created) await call('delete_task', { taskId: id, force: true }).catch(() => {});
+for (const id of rawIds) {
+  await docker
+    .getContainer(id)
+    .remove({ force: true })
+    .catch(() => {});
+  await docker
+    .getVolume(`${id}-ws`)
+    .remove()
+    .catch(() => {});
+}
+await pool.resize(0);
+await app.close();
+home.cleanup();
