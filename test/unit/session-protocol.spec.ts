@@ -1,6 +1,8 @@
 import {
   exportedNames,
   FrameScanner,
+  oneLineQuote,
+  parseSessionLogs,
   shellQuote,
   type Frame,
 } from '../../src/adapters/docker/session-protocol';
@@ -21,7 +23,7 @@ function scan(chunks: Buffer[]): { data: string; frames: Frame[] } {
 describe('exec session protocol', () => {
   const stream = Buffer.from(
     `partial\x1eoct:${N}:S:42\x1eno newline\x1eoct:x\x1e` +
-      `\x1eoct:${N}:V\x1eexport A='1\n2'\x1eoct:${N}:W\x1e\x1eoct:${N}:E:7\x1e`,
+      `\x1eoct:${N}:V\x1eexport A='1\n2'\x1eoct:${N}:W\x1e\x1eoct:${N}:E:7\x1e\x1eoct:x:X:42:3\x1e`,
     'latin1',
   );
 
@@ -32,6 +34,7 @@ describe('exec session protocol', () => {
       { kind: 'S', nonce: N, value: 42 },
       { kind: 'V', nonce: N, text: "export A='1\n2'" },
       { kind: 'E', nonce: N, value: 7 },
+      { kind: 'X', nonce: '', pid: 42, value: 3 },
     ]);
     const bytes = scan([...stream].map((b) => Buffer.from([b])));
     expect(bytes).toEqual(whole);
@@ -40,6 +43,27 @@ describe('exec session protocol', () => {
   it('quotes any text as one single-quoted word and refuses NUL', () => {
     expect(shellQuote(`it's "x" $HOME \`y\``)).toBe(`'it'\\''s "x" $HOME \`y\`'`);
     expect(() => shellQuote('a\0b')).toThrow(/NUL/);
+    expect(oneLineQuote("a\nb'c")).toBe(`'a'"$__N"'b'\\''c'`);
+  });
+
+  it('reads a command back from session logs by its frames', () => {
+    const out = Buffer.from(
+      `x\x1eoct:${N}:S:9\x1ehello\x1eoct:${N}:V\x1eexport A='1'\x1eoct:${N}:W\x1e\x1eoct:x:X:9:4\x1elater`,
+    );
+    const err = Buffer.from(`oops\x1eoct:x:X:9:4\x1e`);
+    expect(parseSessionLogs(N, out, err)).toEqual({
+      stdout: Buffer.from('xhello'),
+      stderr: Buffer.from('oops'),
+      exitCode: 4,
+      pid: 9,
+    });
+    expect(
+      parseSessionLogs(N, out.subarray(0, out.indexOf('hello') + 3), Buffer.from('o')),
+    ).toEqual({
+      stdout: Buffer.from('xhel'),
+      stderr: Buffer.from('o'),
+      pid: 9,
+    });
   });
 
   it('reads exported names from export -p text, values spanning lines', () => {

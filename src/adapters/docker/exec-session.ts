@@ -17,7 +17,6 @@ import {
   exportedNames,
   FrameScanner,
   SESSION_ROOT,
-  stdinLine,
   type Frame,
 } from './session-protocol';
 
@@ -177,7 +176,8 @@ export class ExecSession {
 
   private onFrame(stream: 'stdout' | 'stderr', f: Frame): void {
     const c = this.current;
-    if (!c || f.nonce !== c.nonce) return;
+    // X (a child's end) has no nonce: children run one at a time, so it ends the current command.
+    if (!c || (f.kind !== 'X' && f.nonce !== c.nonce)) return;
     if (f.kind === 'S') c.pid = f.value;
     else if (f.kind === 'V') c.env = f.text;
     else {
@@ -217,14 +217,9 @@ export class ExecSession {
     };
     const { state: r, finished } = this.track(nonce, req.outputCapBytes, onOutput);
     const unset = state ? [...this.baseNames].filter((n) => !state.names.has(n)) : [];
-    const stdinPath = req.stdin !== undefined ? `/tmp/.opencode-stdin-${nonce}` : undefined;
     let lost: string | undefined;
     const onDeath = (why: string) => (lost = why);
     this.deathListeners.push(onDeath);
-    if (stdinPath) {
-      const data = Buffer.isBuffer(req.stdin) ? req.stdin : Buffer.from(req.stdin as string);
-      this.stream.write(stdinLine(stdinPath, data));
-    }
     this.stream.write(
       commandLine({
         nonce,
@@ -234,7 +229,12 @@ export class ExecSession {
         workdir: req.workdir,
         env: req.env,
         command: req.command.shell,
-        stdinPath,
+        stdin:
+          req.stdin === undefined
+            ? undefined
+            : Buffer.isBuffer(req.stdin)
+              ? req.stdin
+              : Buffer.from(req.stdin),
       }),
     );
     let killing: Promise<boolean> | undefined;

@@ -1,18 +1,22 @@
 /**
  * The wire protocol of a persistent exec session: one long-lived `/bin/sh` (a `docker exec` with
- * stdin attached) reads one request line per command from stdin and answers with framed output.
+ * stdin attached) that always keeps the *next* command's child shell started and waiting: a
+ * `setsid sh` (its own session and process group) blocked reading the session's stdin. A command
+ * is one request line to that child, so the ~1 ms of `setsid` + `exec sh` is paid while idle,
+ * not while the caller waits. When the child ends, the session shell reports its exit status and
+ * starts the next one.
  *
- * Input: every value is injected as a POSIX single-quoted literal ({@link shellQuote}: `'` becomes
- * `'\''`, NUL is refused), so the session shell never interprets user text while reading the
- * request; only the per-command child evaluates the command, with `eval`. Quoting instead of
- * base64 keeps the hot path free of forks (a `base64 -d` would cost one per value).
+ * Input: the request is `set -- NONCE MARKER UNSET STATE WORKDIR ENVPRO ENVSAVE COMMAND STDIN`,
+ * every value a POSIX single-quoted literal on one line ({@link oneLineQuote}: `'` becomes `'\''`,
+ * a newline `'"$__N"'`; NUL is refused), evaluated by the child, which alone then evaluates the
+ * command (`eval`). Quoting instead of base64 keeps the path free of forks (a `base64 -d` would
+ * cost one per value); only a `stdin` is base64 (it may be binary) and decoded in the sandbox.
  *
- * Output: data flows unchanged; frames are `RS "oct:" nonce ":" kind [":" payload] RS` where RS is
- * 0x1e and the nonce is 128 random bits fresh for every command, so command output cannot end a
- * frame by accident and a frame is found anywhere in a chunk (output without a trailing newline is
- * fine). Kinds: `S:<pid>` the command's process (group) id, `E:<rc>` the end (sent on both
- * streams, so all stderr is known to have arrived too), `V` … `W` the exported environment the
- * command left (`export -p` text, between the two frames).
+ * Output: data flows unchanged; frames are `RS "oct:" … RS` where RS is 0x1e: `NONCE:S:<pid>` the
+ * command's process (group) id, `NONCE:V` … `NONCE:W` the `export -p` text it left, and
+ * `x:X:<pid>:<rc>` its end (from the session shell, on both streams, so all of stderr is known to
+ * have arrived). The nonce is 128 random bits fresh for every command, so output cannot end a
+ * frame by accident, and frames are found anywhere in a chunk (output need not end in a newline).
  */
 export const RS = '\x1e';
 
@@ -22,36 +26,51 @@ export function shellQuote(s: string): string {
   return `'${s.replace(/'/g, `'\\''`)}'`;
 }
 
+/** A single-quoted literal without a newline character (newlines come from `$__N`). */
+export function oneLineQuote(s: string): string {
+  return shellQuote(s).replace(/\n/g, `'"$__N"'`);
+}
+
 /**
- * Runs as `sh -c 'eval "$__OCT_BODY"' oct NONCE MARKER UNSET STATE WORKDIR ENVPRO ENVSAVE COMMAND
- * STDIN` (this script in `__OCT_BODY`) in its own session (setsid): restores the task's environment
- * and directory, applies the call's env and workdir, evaluates the command, and on exit reports the
- * environment it leaves behind.
+ * The child: reads one request, restores the task's environment and directory, applies the call's
+ * env and workdir, evaluates the command, and on exit reports the environment it leaves behind.
+ * EOF instead of a request (the server went away) ends the session.
  */
-const CHILD = [
-  'unset __OCT_BODY',
-  '__oct_n=$1 __oct_c=$8 __oct_wd=$5 __oct_es=$7 __oct_in=${9:-/dev/null}',
-  '[ -n "$3" ] && unset $3',
-  'eval "$4"',
-  'if [ -n "${__OCT_CWD-}" ]; then cd -- "$__OCT_CWD" 2>/dev/null || printf \'opencode-tools: the session directory %s is gone; running in %s\\n\' "$__OCT_CWD" "$PWD" >&2; fi',
-  'unset __OCT_CWD',
-  '__oct_pcwd=$PWD',
-  'if [ -n "$__oct_wd" ]; then cd -- "$__oct_wd" 2>/dev/null || { printf \'opencode-tools: workdir %s: no such directory in the sandbox\\n\' "$__oct_wd" >&2; exit 126; }; fi',
-  '__oct_wdp=$PWD',
-  'eval "$6"',
-  'export OPENCODE_EXEC_ID="$2"',
-  '__oct_save() {',
-  '  __oct_rc=$?; set +eu; trap - EXIT',
-  '  eval "$__oct_es"',
-  '  if [ -n "$__oct_wd" ] && [ "$PWD" = "$__oct_wdp" ]; then cd -- "$__oct_pcwd" 2>/dev/null; fi',
-  '  unset OPENCODE_EXEC_ID; __OCT_CWD=$PWD; export __OCT_CWD',
-  `  { printf '${RS}oct:%s:V${RS}' "$__oct_n"; export -p; printf '${RS}oct:%s:W${RS}' "$__oct_n"; } >&3`,
-  '  exit "$__oct_rc"',
-  '}',
-  'trap __oct_save EXIT',
-  'set --',
-  'eval "$__oct_c" <"$__oct_in" 3>&- 4>&-',
-].join('\n');
+function childScript(dir: string): string {
+  return [
+    'unset __OCT_BODY',
+    "__N='\n'",
+    `__oct_bye() { rm -rf -- ${shellQuote(dir)}; kill -s TERM "$PPID" 2>/dev/null; exit 0; }`,
+    // stdin is the request FIFO: EOF (the session shell died or ended) ends this child too.
+    'IFS= read -r __oct_req || exit 0',
+    'exec 0</dev/null',
+    'eval "$__oct_req"; unset __oct_req',
+    `printf '${RS}oct:%s:S:%s${RS}' "$1" "$$" >&3`,
+    '__oct_n=$1 __oct_c=$8 __oct_wd=$5 __oct_es=$7 __oct_in=/dev/null',
+    'if [ -n "$9" ]; then __oct_in=/tmp/.opencode-stdin-$1; printf %s "$9" | base64 -d >"$__oct_in"; fi',
+    '[ -n "$3" ] && unset $3',
+    'eval "$4"',
+    'if [ -n "${__OCT_CWD-}" ]; then cd -- "$__OCT_CWD" 2>/dev/null || printf \'opencode-tools: the session directory %s is gone; running in %s\\n\' "$__OCT_CWD" "$PWD" >&2; fi',
+    'unset __OCT_CWD',
+    '__oct_pcwd=$PWD',
+    'if [ -n "$__oct_wd" ]; then cd -- "$__oct_wd" 2>/dev/null || { printf \'opencode-tools: workdir %s: no such directory in the sandbox\\n\' "$__oct_wd" >&2; exit 126; }; fi',
+    '__oct_wdp=$PWD',
+    'eval "$6"',
+    'export OPENCODE_EXEC_ID="$2"',
+    '__oct_save() {',
+    '  __oct_rc=$?; set +eu; trap - EXIT',
+    '  [ "$__oct_in" != /dev/null ] && rm -f -- "$__oct_in"',
+    '  eval "$__oct_es"',
+    '  if [ -n "$__oct_wd" ] && [ "$PWD" = "$__oct_wdp" ]; then cd -- "$__oct_pcwd" 2>/dev/null; fi',
+    '  unset OPENCODE_EXEC_ID; __OCT_CWD=$PWD; export __OCT_CWD',
+    `  { printf '${RS}oct:%s:V${RS}' "$__oct_n"; export -p; printf '${RS}oct:%s:W${RS}' "$__oct_n"; } >&3`,
+    '  exit "$__oct_rc"',
+    '}',
+    'trap __oct_save EXIT',
+    'set --',
+    'eval "$__oct_c" <"$__oct_in" 3>&- 4>&-',
+  ].join('\n');
+}
 
 /** Where a session keeps its output logs in the sandbox (`out`, `err`, and the two FIFOs). */
 export const SESSION_ROOT = '/tmp/.opencode-sessions';
@@ -61,38 +80,46 @@ export const SESSION_ROOT = '/tmp/.opencode-sessions';
  * write to two FIFOs, and a `tee` per stream copies them to the session's stdout/stderr *and* to
  * `out`/`err` files in the sandbox. The files are the durable record a restarted server reads a
  * still-running command's output from (Docker drains an exec's output when no client is attached,
- * so commands never block on a dead server). fds 3 and 4 are the FIFOs; then the shell reports its
- * environment (V), its pid (S) and whether `setsid` exists (E payload 1 or 0).
+ * so commands never block on a dead server). fds 3 and 4 are the FIFOs, 5 the session's stdin;
+ * then the shell reports its environment (V), its pid (S) and whether `setsid` exists (E payload
+ * 1 or 0), and starts the child loop. Nothing may be sent before that report arrives.
  */
 export function bootstrapScript(nonce: string, dir: string): string {
   const f = shellQuote(`${RS}oct:${nonce}:`);
   const d = shellQuote(dir);
   return [
-    `mkdir -p ${d} && mkfifo ${d}/o ${d}/e || exit 97`,
+    `mkdir -p ${d} && mkfifo ${d}/o ${d}/e ${d}/q0 ${d}/q1 || exit 97`,
     `tee -a ${d}/out <${d}/o &`,
     `tee -a ${d}/err <${d}/e >&2 &`,
-    `exec 3>${d}/o 4>${d}/e`,
+    `exec 3>${d}/o 4>${d}/e 5<&0`,
     'exec 1>&3 2>&4',
-    `__OCT_CHILD=${shellQuote(CHILD)}`,
+    `__OCT_CHILD=${shellQuote(childScript(dir))}`,
     'if command -v setsid >/dev/null 2>&1; then __OCT_SETSID=setsid; else __OCT_SETSID=; fi',
-    '__oct_run() {',
-    // The child's script travels in the environment, so `ps` shows `sh -c eval…` and the command.
-    `  __OCT_BODY=$__OCT_CHILD $__OCT_SETSID sh -c 'eval "$__OCT_BODY"' oct "$@" </dev/null >&3 2>&4 &`,
-    '  __oct_p=$!',
-    `  printf '${RS}oct:%s:S:%s${RS}' "$1" "$__oct_p" >&3`,
-    '  wait "$__oct_p"; __oct_r=$?',
-    '  [ -n "$9" ] && rm -f -- "$9"',
-    `  printf '${RS}oct:%s:E:%s${RS}' "$1" "$__oct_r" >&3`,
-    `  printf '${RS}oct:%s:E:%s${RS}' "$1" "$__oct_r" >&4`,
+    // One function, called on the last line: the shell has read all of this script before it
+    // reports (and so before any request arrives on the same stdin for a child to read).
+    '__oct_main() {',
+    '  __OCT_CWD=$PWD; export __OCT_CWD',
+    `  { printf '%sV${RS}' ${f}; export -p; printf '%sW${RS}' ${f}; } >&3`,
+    '  unset __OCT_CWD',
+    `  printf '%sS:%s${RS}%sE:%s${RS}' ${f} "$$" ${f} "\${__OCT_SETSID:+1}" >&3`,
+    `  printf '%sE:0${RS}' ${f} >&4`,
+    // The child's script travels in the environment, so `ps` shows `sh -c eval…`.
+    // A child is always started and waiting before its request exists: the shell hands the
+    // request over through a FIFO whose write end only it holds, then at once starts the spare
+    // for the next command (on the other FIFO) while this one runs.
+    `  __oct_spawn() { __OCT_BODY=$__OCT_CHILD $__OCT_SETSID sh -c 'eval "$__OCT_BODY"' oct <"$1" >&3 2>&4 & __oct_next=$!; until command exec 6>"$1"; do :; done 2>/dev/null; }`,
+    `  __oct_k=0; __oct_spawn ${d}/q0; __oct_p=$__oct_next`,
+    '  while :; do',
+    '    IFS= read -r __oct_req <&5 || exit 0',
+    '    printf \'%s\\n\' "$__oct_req" >&6; exec 6>&-; unset __oct_req',
+    `    __oct_k=$((1 - __oct_k)); __oct_spawn ${d}/q$__oct_k`,
+    '    wait "$__oct_p"; __oct_r=$?',
+    `    printf '${RS}oct:x:X:%s:%s${RS}' "$__oct_p" "$__oct_r" >&3`,
+    `    printf '${RS}oct:x:X:%s:%s${RS}' "$__oct_p" "$__oct_r" >&4`,
+    '    __oct_p=$__oct_next',
+    '  done',
     '}',
-    '__oct_in() { printf %s "$2" | base64 -d >"$1"; }',
-    // An idle session that is retired removes its logs; a killed one leaves them for recovery.
-    `__oct_close() { exec 3>&- 4>&- 1>/dev/null 2>&1; rm -rf -- ${d}; exit 0; }`,
-    '__OCT_CWD=$PWD; export __OCT_CWD',
-    `{ printf '%sV${RS}' ${f}; export -p; printf '%sW${RS}' ${f}; } >&3`,
-    'unset __OCT_CWD',
-    `printf '%sS:%s${RS}%sE:%s${RS}' ${f} "$$" ${f} "\${__OCT_SETSID:+1}" >&3`,
-    `printf '%sE:0${RS}' ${f} >&4`,
+    '__oct_main',
     '',
   ].join('\n');
 }
@@ -107,12 +134,12 @@ export interface CommandSpec {
   workdir?: string;
   env?: Record<string, string>;
   command: string;
-  stdinPath?: string;
+  stdin?: Buffer;
 }
 
 const NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
-/** The request line for one command. */
+/** The request line for one command (read by the waiting child). */
 export function commandLine(c: CommandSpec): string {
   const env = Object.entries(c.env ?? {});
   for (const [k] of env) {
@@ -141,18 +168,13 @@ export function commandLine(c: CommandSpec): string {
     pro,
     save,
     c.command,
-    c.stdinPath ?? '',
+    c.stdin ? c.stdin.toString('base64') : '',
   ];
-  return `__oct_run ${args.map(shellQuote).join(' ')}\n`;
+  return `set -- ${args.map(oneLineQuote).join(' ')}\n`;
 }
 
-/** Ends an idle session and removes its logs. */
-export const CLOSE_LINE = '__oct_close\n';
-
-/** The line that writes a command's stdin to a file first (base64: it may be binary). */
-export function stdinLine(path: string, data: Buffer): string {
-  return `__oct_in ${shellQuote(path)} ${shellQuote(data.toString('base64'))}\n`;
-}
+/** Ends an idle session (its waiting child removes the logs and ends the shell). */
+export const CLOSE_LINE = '__oct_bye\n';
 
 /**
  * Names exported by `export -p` text as busybox ash, dash and bash print it (`export NAME='v'`,
@@ -199,7 +221,9 @@ export function exportedNames(text: string): string[] {
 export type Frame =
   | { kind: 'S'; nonce: string; value: number }
   | { kind: 'E'; nonce: string; value: number }
-  | { kind: 'V'; nonce: string; text: string };
+  | { kind: 'V'; nonce: string; text: string }
+  /** A child ended: its pid and exit status (no nonce: the session shell never sees one). */
+  | { kind: 'X'; nonce: ''; pid: number; value: number };
 
 /**
  * Splits one output stream into data and frames. Data is passed on as it arrives, except the few
@@ -242,7 +266,15 @@ export class FrameScanner {
         return;
       }
       const body = buf.subarray(at + FrameScanner.HEAD.length, end).toString('latin1');
-      const m = /^([0-9a-f]{32}):([SEVW])(?::(-?\d*))?$/.exec(body);
+      const x = /^x:X:(\d+):(-?\d+)$/.exec(body);
+      const m = x ? null : /^([0-9a-f]{32}):([SEVW])(?::(-?\d*))?$/.exec(body);
+      if (x) {
+        this.data(buf.subarray(0, at));
+        buf = buf.subarray(end + 1);
+        if (!this.env)
+          this.onFrame({ kind: 'X', nonce: '', pid: Number(x[1]), value: Number(x[2]) });
+        continue;
+      }
       if (!m) {
         // Looked like a frame but is not one of ours: it is data.
         this.data(buf.subarray(0, at + 1));
@@ -291,23 +323,24 @@ export function parseSessionLogs(
   out: Buffer,
   err: Buffer,
 ): { stdout: Buffer; stderr: Buffer; exitCode?: number; pid?: number } {
-  const read = (buf: Buffer) => {
+  const read = (buf: Buffer, known?: number) => {
     const data: Buffer[] = [];
     let end: number | undefined;
-    let pid: number | undefined;
+    let pid: number | undefined = known;
     const scanner = new FrameScanner(
       (c) => end === undefined && data.push(Buffer.from(c)),
       (f) => {
-        if (f.nonce !== nonce || end !== undefined) return;
-        if (f.kind === 'S') pid = f.value;
-        if (f.kind === 'E') end = f.value;
+        if (end !== undefined) return;
+        if (f.kind === 'S' && f.nonce === nonce) pid = f.value;
+        else if (f.kind === 'X' && pid !== undefined && f.pid === pid) end = f.value;
       },
     );
     scanner.push(buf);
     return { data: Buffer.concat(data), end, pid };
   };
   const o = read(out);
-  const e = read(err);
+  // stderr has no S frame: its end is the X frame of the pid stdout named.
+  const e = read(err, o.pid);
   const ended = o.end !== undefined && e.end !== undefined;
   return {
     stdout: o.data,
