@@ -219,8 +219,12 @@ printTable(
 );
 
 // --- clean up ----------------------------------------------------------------------------------
+for (const id of created) {
+  await call('delete_task', { taskId: id, force: true }).catch((err) =>
+    console.error(`bench cleanup: ${err.message}`),
+  );
+}
 await client.close();
-for (const id of created) await call('delete_task', { taskId: id, force: true }).catch(() => {});
 for (const id of rawIds) {
   await docker
     .getContainer(id)
