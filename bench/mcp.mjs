@@ -7,6 +7,7 @@
 // The servers run in child processes (this file with --serve stdio|http) built from dist/ exactly
 // as the CLI builds them, plus the echo tool; the client is the SDK's own.
 import { spawn } from 'node:child_process';
+import { setMaxListeners } from 'node:events';
 import { performance } from 'node:perf_hooks';
 import { createRequire } from 'node:module';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -19,6 +20,10 @@ const require = createRequire(join(root, 'package.json'));
 const dist = (p) => require(join(root, 'dist', p));
 const BIN = join(root, 'dist', 'main.js');
 const SELF = fileURLToPath(import.meta.url);
+// The SDK's HTTP client passes one AbortSignal to every fetch, and undici drops each request's
+// listener on it only at garbage collection: thousands of calls in a tight loop trip Node's
+// listener-leak warning in this (client) process. Not a server leak; silence it here.
+setMaxListeners(0);
 const CALLS = Number(process.env.BENCH_MCP_CALLS ?? 1000);
 const WARMUP = Math.min(200, Math.ceil(CALLS / 5));
 const COLD = Number(process.env.BENCH_MCP_COLD ?? 5);
