@@ -189,8 +189,11 @@ export interface SandboxStats {
 export interface SandboxRuntime {
   /** e.g. `docker unix:///var/run/docker.sock`. */
   readonly description: string;
-  /** Checks the engine answers; returns its id and version. */
-  ping(): Promise<{ engineId: string; version: string }>;
+  /**
+   * Checks the engine answers; returns its id, version and the name of its host (`engineId` +
+   * `engineName` tell engines apart: they decide which orchestrator owns a sandbox).
+   */
+  ping(): Promise<{ engineId: string; version: string; engineName?: string }>;
   /** Uses a local image, otherwise pulls it (reporting progress) unless `pull` is `never`. */
   ensureImage(
     image: string,

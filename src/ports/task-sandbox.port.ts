@@ -24,4 +24,9 @@ export interface TaskSandboxLifecycle {
   release(taskId: string): Promise<void>;
   /** Before a task record is deleted: removes its container, network and workspace volume. */
   teardown(task: Task, opts: { force: boolean }): Promise<void>;
+  /**
+   * Throws `SANDBOX_UNAVAILABLE` naming the host when the task's sandbox lives on another
+   * orchestrator's Docker engine (checkpoints and restores must run where the sandbox is).
+   */
+  assertLocal?(taskId: string): Promise<void>;
 }

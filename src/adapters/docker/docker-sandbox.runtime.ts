@@ -54,9 +54,13 @@ export class DockerSandboxRuntime implements SandboxRuntime {
     this.volumes = new VolumeManager(client);
   }
 
-  async ping(): Promise<{ engineId: string; version: string }> {
-    const info = (await docker(() => this.client.info())) as { ID: string; ServerVersion: string };
-    return { engineId: info.ID, version: info.ServerVersion };
+  async ping(): Promise<{ engineId: string; version: string; engineName: string }> {
+    const info = (await docker(() => this.client.info())) as {
+      ID: string;
+      ServerVersion: string;
+      Name: string;
+    };
+    return { engineId: info.ID, version: info.ServerVersion, engineName: info.Name };
   }
 
   ensureImage(image: string, pull: 'missing' | 'never', onProgress?: PullProgressListener) {

@@ -41,6 +41,8 @@ export interface MemorySandboxOptions {
   down?: boolean;
   /** Treat every image as present (OPENCODE_SANDBOX_RUNTIME=memory). */
   allImages?: boolean;
+  /** The engine's id (default `memory`); fakes with different ids act as different hosts' engines. */
+  engineId?: string;
 }
 
 interface FakeSandbox {
@@ -92,7 +94,7 @@ export class MemorySandboxRuntime implements SandboxRuntime {
 
   async ping() {
     this.up();
-    return { engineId: 'memory', version: '0' };
+    return { engineId: this.opts.engineId ?? 'memory', version: '0', engineName: 'memory' };
   }
 
   async ensureImage(image: string, pull: 'missing' | 'never', onProgress?: PullProgressListener) {

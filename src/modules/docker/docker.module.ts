@@ -21,6 +21,7 @@ import { ReconcilerService } from './reconciler.service';
 import { WarmPoolService } from './warm-pool.service';
 import { SandboxAlerts } from './sandbox-alerts';
 import { SandboxMonitorService } from './sandbox-monitor.service';
+import { SandboxPlacementService } from './sandbox-placement.service';
 import { SandboxService } from './sandbox.service';
 import { TaskSandboxLifecycleService } from './task-sandbox.lifecycle';
 
@@ -58,6 +59,7 @@ export class DockerModule {
         },
         SandboxRuntimeLifecycle,
         SandboxAlerts,
+        SandboxPlacementService,
         SandboxService,
         LiveExecutionsService,
         WarmPoolService,
@@ -68,6 +70,7 @@ export class DockerModule {
       ],
       exports: [
         SANDBOX_RUNTIME,
+        SandboxPlacementService,
         SandboxService,
         LiveExecutionsService,
         WarmPoolService,

@@ -17,6 +17,7 @@ import {
 import { POOL_KIND } from './warm-pool.service';
 import { TasksService } from '../tasks/tasks.service';
 import { registryId } from './sandbox-policy';
+import { SandboxPlacementService } from './sandbox-placement.service';
 import { SandboxService } from './sandbox.service';
 import { SANDBOX_EVENTS } from './sandbox.events';
 
@@ -69,6 +70,7 @@ export class ReconcilerService implements OnApplicationShutdown {
     private readonly sandboxes: SandboxService,
     private readonly events: EventEmitter2,
     @Inject(RUNTIME_RECORD_STORE) private readonly records: RuntimeRecordStore,
+    private readonly placement: SandboxPlacementService,
   ) {}
 
   /** One pass; concurrent callers share it. */
@@ -163,6 +165,7 @@ export class ReconcilerService implements OnApplicationShutdown {
           const newest = Math.max(...res.map((r) => Date.parse(r.createdAt ?? '') || 0));
           if (now - newest < graceMs) return;
           const removed = await this.runtime.remove(taskId);
+          await this.placement.forget(taskId);
           if (removed.length) {
             act('removed-orphan', taskId, removed.map((r) => `${r.kind} ${r.name}`).join(', '));
           }
@@ -207,6 +210,8 @@ export class ReconcilerService implements OnApplicationShutdown {
       act('started', task.id, `container ${info.name} was ${info.state}`);
       return;
     }
+    // Not on this engine: another host's orchestrator owns it (its reconciler repairs it).
+    if (!(await this.placement.isHere(task.id))) return;
     if (this.options.sandbox.onVanished === 'recreate') {
       await this.sandboxes.ensureRunning(task);
       act('recreated', task.id, 'container was gone; re-created it (workspace volume kept)');

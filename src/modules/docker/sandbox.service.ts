@@ -22,6 +22,7 @@ import { TASK_REPOSITORY, type TaskRepository } from '../../ports/task-repositor
 import { ExecutionsService } from '../history/executions.service';
 import { AgentAttachmentService } from '../locks/agent-attachment.service';
 import { SandboxAlerts } from './sandbox-alerts';
+import { SandboxPlacementService, type EngineRef } from './sandbox-placement.service';
 import { resolveSandboxConfig } from './sandbox-policy';
 import { SANDBOX_EVENTS, type SandboxExecEvent, type SandboxPullEvent } from './sandbox.events';
 
@@ -94,6 +95,8 @@ export interface SandboxStatus {
   taskId: string;
   sandbox: SandboxInfo | null;
   stats?: SandboxStats;
+  /** Set when the sandbox lives on another orchestrator's engine (`sandbox` is then null). */
+  elsewhere?: EngineRef & { instanceId: string };
 }
 
 /**
@@ -115,6 +118,7 @@ export class SandboxService {
     @Optional() private readonly attachments?: AgentAttachmentService,
     @Optional() private readonly journal?: ExecutionsService,
     @Optional() private readonly alerts?: SandboxAlerts,
+    @Optional() private readonly placement?: SandboxPlacementService,
   ) {}
 
   /** Validates the task's spec, then creates and starts its sandbox (pulling the image if needed). */
@@ -129,16 +133,27 @@ export class SandboxService {
     };
     await this.runtime.create(config, progress);
     try {
-      return await this.runtime.start(task.id);
+      const info = await this.runtime.start(task.id);
+      await this.placement?.record(task.id);
+      return info;
     } catch (err) {
       await this.runtime.remove(task.id).catch(() => undefined);
       throw err;
     }
   }
 
-  /** Starts the task's sandbox, re-creating the container if it vanished (the workspace survives). */
-  async ensureRunning(task: Task): Promise<SandboxInfo> {
+  /**
+   * Starts the task's sandbox, re-creating the container if it vanished (the workspace survives).
+   * Null when the sandbox lives on another host's engine: that host's reconciler starts it.
+   */
+  async ensureRunning(task: Task): Promise<SandboxInfo | null> {
     const info = await this.runtime.inspect(task.id);
+    if (!info && this.placement && !(await this.placement.isHere(task.id))) {
+      this.logger.log(
+        `task ${task.id}: its sandbox is on another host's engine; that host starts it`,
+      );
+      return null;
+    }
     if (!info) {
       this.logger.warn(`sandbox of task ${task.id} is gone; re-creating it (workspace kept)`);
       return this.provision(task);
@@ -166,13 +181,18 @@ export class SandboxService {
     return this.runtime.unpause(taskId);
   }
 
-  /** Removes container, network and volume. Idempotent. */
-  remove(taskId: string): Promise<SandboxResource[]> {
-    return this.runtime.remove(taskId);
+  /** Removes container, network and volume, and forgets where they were. Idempotent. */
+  async remove(taskId: string): Promise<SandboxResource[]> {
+    const removed = await this.runtime.remove(taskId);
+    await this.placement?.forget(taskId);
+    return removed;
   }
 
   async status(taskId: string, opts: { stats?: boolean } = {}): Promise<SandboxStatus> {
     const sandbox = await this.runtime.inspect(taskId);
+    if (!sandbox && this.placement && !(await this.placement.isHere(taskId))) {
+      return { taskId, sandbox: null, elsewhere: (await this.placement.where(taskId))! };
+    }
     const status: SandboxStatus = { taskId, sandbox };
     if (opts.stats && sandbox?.state === 'running') {
       status.stats = await this.runtime.stats(taskId);
@@ -214,19 +234,21 @@ export class SandboxService {
     await this.liveTask(taskId, data.agentId);
     const executionId = opts.executionId ?? newId('exe');
     const startedAt = new Date().toISOString();
-    const started = await this.runtime.startExec(
-      taskId,
-      {
-        command,
-        env: data.env,
-        workdir: data.workdir,
-        stdin: data.stdin,
-        timeoutMs,
-        outputCapBytes: o.outputCapBytes,
-        signal: opts.signal,
-        fresh: data.fresh,
-      },
-      onOutput,
+    const started = await this.located(taskId, () =>
+      this.runtime.startExec(
+        taskId,
+        {
+          command,
+          env: data.env,
+          workdir: data.workdir,
+          stdin: data.stdin,
+          timeoutMs,
+          outputCapBytes: o.outputCapBytes,
+          signal: opts.signal,
+          fresh: data.fresh,
+        },
+        onOutput,
+      ),
     );
     const done = started.result.then(async (result) => {
       if (result.detached) return { ...result, executionId, taskId };
@@ -270,7 +292,9 @@ export class SandboxService {
   async readFile(taskId: string, path: string, opts: { agentId?: string } = {}): Promise<Buffer> {
     const p = sandboxPath(path);
     await this.liveTask(taskId, opts.agentId);
-    return this.runtime.readFile(taskId, p, this.options.sandbox.fileMaxBytes);
+    return this.located(taskId, () =>
+      this.runtime.readFile(taskId, p, this.options.sandbox.fileMaxBytes),
+    );
   }
 
   async writeFile(
@@ -289,7 +313,7 @@ export class SandboxService {
       );
     }
     await this.liveTask(taskId, opts.agentId);
-    await this.runtime.writeFile(taskId, p, buf);
+    await this.located(taskId, () => this.runtime.writeFile(taskId, p, buf));
   }
 
   /** Journals the execution; a journal failure is logged, never loses the result. */
@@ -343,6 +367,23 @@ export class SandboxService {
     }
     if (agentId && this.attachments) await this.attachments.assertAttached(id, agentId);
     return task;
+  }
+
+  /**
+   * Runs a call that needs the container. A container this engine does not have may live on
+   * another host's engine: then the error names that host (checked only on this path, so calls
+   * that find their container pay nothing for it).
+   */
+  private async located<T>(taskId: string, call: () => Promise<T>): Promise<T> {
+    try {
+      return await call();
+    } catch (err) {
+      const e = err as DomainError;
+      if (this.placement && e?.code === 'NOT_FOUND' && e.details?.kind === 'sandbox') {
+        await this.placement.assertHere(taskId);
+      }
+      throw err;
+    }
   }
 }
 

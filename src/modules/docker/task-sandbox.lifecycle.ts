@@ -3,6 +3,7 @@ import type { Task } from '../../domain/task';
 import type { TaskSandboxLifecycle } from '../../ports/task-sandbox.port';
 import type { HookContext } from '../hooks/hook.types';
 import { TaskHook } from '../hooks/task-hook.decorator';
+import { SandboxPlacementService } from './sandbox-placement.service';
 import { SandboxService } from './sandbox.service';
 import { WarmPoolService } from './warm-pool.service';
 
@@ -29,12 +30,24 @@ export class TaskSandboxLifecycleService implements TaskSandboxLifecycle {
   constructor(
     private readonly sandboxes: SandboxService,
     private readonly pool: WarmPoolService,
+    private readonly placement: SandboxPlacementService,
   ) {}
 
   async claimWarm(task: Task): Promise<string | undefined> {
     const id = await this.pool.claim(task);
-    if (id) this.claimed.add(id);
+    if (!id) return undefined;
+    this.claimed.add(id);
+    try {
+      await this.placement.record(id);
+    } catch (err) {
+      await this.release(id);
+      throw err;
+    }
     return id;
+  }
+
+  assertLocal(taskId: string): Promise<void> {
+    return this.placement.assertHere(taskId);
   }
 
   async provision(task: Task): Promise<void> {
@@ -66,6 +79,7 @@ export class TaskSandboxLifecycleService implements TaskSandboxLifecycle {
 
   @TaskHook('afterTaskStart', { priority: SANDBOX_HOOK_PRIORITY, name: 'sandbox: start' })
   async onStart({ task }: HookContext): Promise<void> {
+    // A sandbox on another host's engine is left to that host (ensureRunning says so).
     if (task.sandbox) await this.sandboxes.ensureRunning(task);
   }
 

@@ -16,6 +16,7 @@ import {
   type SandboxRuntime,
 } from '../../ports/sandbox-runtime.port';
 import { registryId, resolveSandboxConfig } from './sandbox-policy';
+import { SandboxPlacementService, sameEngine, type EngineRef } from './sandbox-placement.service';
 
 /** Runtime-record kind of a warm sandbox (id = the task id it will have). */
 export const POOL_KIND = 'pool';
@@ -30,6 +31,9 @@ interface MemberData {
   registry: string;
   instanceId: string;
   createdAt: string;
+  /** The engine holding the member (absent in members made before engines were recorded). */
+  engineId?: string;
+  engineName?: string;
 }
 
 export interface PoolProfileStatus {
@@ -92,6 +96,7 @@ export class WarmPoolService implements OnApplicationShutdown {
     @Inject(SANDBOX_RUNTIME) private readonly runtime: SandboxRuntime,
     @Inject(RUNTIME_RECORD_STORE) private readonly records: RuntimeRecordStore,
     @Inject(OPENCODE_OPTIONS) private readonly options: OpenCodeToolsOptions,
+    private readonly placement: SandboxPlacementService,
   ) {
     this.profiles.set(this.keyOf({}), {});
   }
@@ -115,9 +120,8 @@ export class WarmPoolService implements OnApplicationShutdown {
       return undefined; // provisioning reports what is wrong with the spec
     }
     if (!this.profiles.has(key)) this.profiles.set(key, task.sandbox);
-    const mine = registryId(this.options);
-    const idle = (await this.records.list(POOL_KIND, { status: ['idle'] })).filter(
-      (r) => (r.data as unknown as MemberData).profile === key && r.data.registry === mine,
+    const idle = (await this.mine(['idle'])).filter(
+      (r) => (r.data as unknown as MemberData).profile === key,
     );
     for (const r of idle) {
       const won = await this.records.update(POOL_KIND, r.id, r.version, {
@@ -179,8 +183,7 @@ export class WarmPoolService implements OnApplicationShutdown {
   }
 
   async status(): Promise<PoolStatus> {
-    const mine = registryId(this.options);
-    const all = (await this.records.list(POOL_KIND)).filter((r) => r.data.registry === mine);
+    const all = await this.mine();
     const byProfile = new Map<string, PoolProfileStatus>();
     for (const r of all) {
       const d = r.data as unknown as MemberData;
@@ -245,9 +248,14 @@ export class WarmPoolService implements OnApplicationShutdown {
     await this.fill();
   }
 
-  private async mine(): Promise<RuntimeRecord[]> {
+  /** Members of this registry on this engine (other hosts' engines keep pools of their own). */
+  private async mine(status?: string[]): Promise<RuntimeRecord[]> {
     const reg = registryId(this.options);
-    return (await this.records.list(POOL_KIND)).filter((r) => r.data.registry === reg);
+    const here = await this.placement.here();
+    return (await this.records.list(POOL_KIND, status ? { status } : undefined)).filter((r) => {
+      const d = r.data as unknown as MemberData;
+      return d.registry === reg && (!d.engineId || sameEngine(d as EngineRef, here));
+    });
   }
 
   private async reap(): Promise<void> {
@@ -318,6 +326,7 @@ export class WarmPoolService implements OnApplicationShutdown {
       registry: registryId(this.options),
       instanceId: this.options.instanceId,
       createdAt: new Date().toISOString(),
+      ...(await this.placement.here()),
     };
     // The record first: a crash after this point leaves something the next process can find.
     const { record } = await this.records.insert({

@@ -21,6 +21,7 @@ import {
   type SandboxSnapshotter,
   type SnapshotProgress,
 } from '../../ports/sandbox-snapshotter.port';
+import { TASK_SANDBOX, type TaskSandboxLifecycle } from '../../ports/task-sandbox.port';
 import { STATE_STORE, type StateStore } from '../../ports/state-store.port';
 import { AgentAttachmentService } from '../locks/agent-attachment.service';
 import { TasksService } from '../tasks/tasks.service';
@@ -71,6 +72,7 @@ export class CheckpointsService {
     @Inject(SANDBOX_SNAPSHOTTER)
     private readonly snapshotter?: SandboxSnapshotter,
     @Optional() private readonly attachments?: AgentAttachmentService,
+    @Optional() @Inject(TASK_SANDBOX) private readonly sandbox?: TaskSandboxLifecycle,
   ) {}
 
   /** An agent acting on a task must hold a live attachment (ARCHITECTURE §2); refused = nothing written. */
@@ -86,6 +88,7 @@ export class CheckpointsService {
     const data = parseOrThrow(checkpointInputSchema, input);
     const task = await this.lookup.get(data.taskId);
     await this.checkAgent(task.id, data.agentId);
+    if (task.sandbox && this.snapshotter) await this.sandbox?.assertLocal?.(task.id);
     const id = newId('chk');
     progress(`checkpoint ${id}: reserving`);
     const pending = await this.store.begin({ id, taskId: task.id });
@@ -161,6 +164,7 @@ export class CheckpointsService {
     const cp = await this.get(task.id, checkpointId);
     await this.checkAgent(task.id, opts.agentId);
     if (cp.snapshot) {
+      await this.sandbox?.assertLocal?.(task.id);
       if (!this.snapshotter) {
         throw new DomainError(
           'SANDBOX_UNAVAILABLE',
