@@ -1,6 +1,7 @@
+import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { assertBuilt, cli, cliAsync } from '../helpers/cli';
+import { assertBuilt, BIN, cli, cliAsync } from '../helpers/cli';
 import { tempHome } from '../helpers/temp-home';
 
 describe('CLI end to end (built binary, real SQLite file)', () => {
@@ -207,5 +208,22 @@ describe('CLI end to end (built binary, real SQLite file)', () => {
     });
     expect(r.code).toBe(5);
     expect(r.stderr).toContain('OPENCODE_DATABASE_URL');
+  });
+});
+
+describe('CLI output into a pipe the reader closes early', () => {
+  it('stops quietly with exit 0 instead of an EPIPE stack trace', () => {
+    assertBuilt();
+    // `head -c 1` exits after one byte; the CLI's next writes hit a closed pipe.
+    const many = spawnSync(
+      'bash',
+      [
+        '-c',
+        `for i in 1 2 3; do "${process.execPath}" "${BIN}" --help | head -c 1 >/dev/null; echo "\${PIPESTATUS[0]}"; done`,
+      ],
+      { encoding: 'utf8', timeout: 60_000 },
+    );
+    expect(many.stderr).toBe('');
+    expect(many.stdout.split('\n').filter(Boolean)).toEqual(['0', '0', '0']);
   });
 });
