@@ -1,45 +1,21 @@
-import { createPostgresAdapters } from '../../src/adapters/postgres';
 import { describeJournalContracts } from '../contract/journal.contract';
 import { describeRuntimeRecordStoreContract } from '../contract/runtime-record-store.contract';
-import { describePg, freshDatabase } from '../helpers/postgres';
-import { tempHome } from '../helpers/temp-home';
+import { describePg, freshPgAdapters } from '../helpers/postgres';
 
 describePg('Postgres decision and execution stores', () => {
   describeJournalContracts('postgres (throwaway server)', async () => {
-    const db = await freshDatabase();
-    const home = tempHome();
-    const a = await createPostgresAdapters({
-      url: db.url,
-      poolSize: 4,
-      connectTimeoutMs: 5000,
-      home: home.dir,
-    });
+    const { adapters, close } = await freshPgAdapters();
     return {
-      decisions: a.decisions,
-      executions: a.executions,
-      close: async () => {
-        await a.close();
-        await db.drop();
-        home.cleanup();
-      },
+      decisions: adapters.decisions,
+      executions: adapters.executions,
+      close,
     };
   });
   describeRuntimeRecordStoreContract('postgres (throwaway server)', async () => {
-    const db = await freshDatabase();
-    const home = tempHome();
-    const a = await createPostgresAdapters({
-      url: db.url,
-      poolSize: 4,
-      connectTimeoutMs: 5000,
-      home: home.dir,
-    });
+    const { adapters, close } = await freshPgAdapters();
     return {
-      store: a.records,
-      close: async () => {
-        await a.close();
-        await db.drop();
-        home.cleanup();
-      },
+      store: adapters.records,
+      close,
     };
   });
 });

@@ -1,5 +1,8 @@
 import { Client } from 'pg';
 import { randomBytes } from 'node:crypto';
+import { createPostgresAdapters, type PostgresAdaptersOptions } from '../../src/adapters/postgres';
+import type { PersistenceAdapters } from '../../src/ports/persistence-adapters.port';
+import { tempHome } from './temp-home';
 
 /** URL of the run's throwaway server (set by test/global-setup.ts), or undefined when absent. */
 export const PG_URL = process.env.OPENCODE_TEST_PG_URL;
@@ -37,6 +40,32 @@ export async function freshDatabase(): Promise<{ url: string; drop: () => Promis
       } finally {
         await c.end();
       }
+    },
+  };
+}
+
+/**
+ * The Postgres adapter family on a fresh database and a fresh data home (for checkpoint archives);
+ * `close` closes the pool, drops the database and removes the home.
+ */
+export async function freshPgAdapters(
+  persistence?: PostgresAdaptersOptions['persistence'],
+): Promise<{ adapters: PersistenceAdapters; close: () => Promise<void> }> {
+  const db = await freshDatabase();
+  const home = tempHome();
+  const adapters = await createPostgresAdapters({
+    url: db.url,
+    poolSize: 4,
+    connectTimeoutMs: 5000,
+    home: home.dir,
+    persistence,
+  });
+  return {
+    adapters,
+    close: async () => {
+      await adapters.close();
+      await db.drop();
+      home.cleanup();
     },
   };
 }
