@@ -25,7 +25,10 @@ export function emptyStatusCounts(): Record<TaskStatus, number> {
 }
 
 /** Reference implementation of list filtering and ordering, used by the in-memory adapter. */
-export function matchesQuery(task: Task, q: ListTasksQuery): boolean {
+export function matchesQuery(
+  task: Task,
+  q: Partial<Pick<ListTasksQuery, 'status' | 'owner' | 'mode' | 'createdSince' | 'createdUntil'>>,
+): boolean {
   if (q.status && q.status.length && !q.status.includes(task.status)) return false;
   if (q.owner && task.owner !== q.owner) return false;
   if (q.mode && task.mode !== q.mode) return false;

@@ -102,4 +102,15 @@ export const listTasksSchema = z
   .strict();
 
 export type ListTasksInput = z.input<typeof listTasksSchema>;
+
+/** A text search narrowed by any of the list filters, paged and ordered like a list. */
+export const findTasksSchema = listTasksSchema.extend({
+  text: z
+    .string({ error: 'is required' })
+    .trim()
+    .min(1, 'must not be empty; give some text to look for')
+    .max(500),
+});
+
+export type FindTasksFilter = Omit<z.input<typeof findTasksSchema>, 'text'>;
 export type ListTasksQuery = z.output<typeof listTasksSchema>;

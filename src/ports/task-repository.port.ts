@@ -26,7 +26,16 @@ export interface TaskStats {
   durations: Partial<Record<TaskStatus, DurationStats>>;
 }
 
-export interface TaskSearchQuery {
+/**
+ * A text search, narrowed by the same filters as a list (all optional, combined with AND) and
+ * ordered like one (default: newest first).
+ */
+export interface TaskSearchQuery extends Partial<
+  Pick<
+    ListTasksQuery,
+    'status' | 'owner' | 'mode' | 'createdSince' | 'createdUntil' | 'sort' | 'order'
+  >
+> {
   text: string;
   limit: number;
   offset: number;
@@ -50,7 +59,10 @@ export interface TaskRepository {
   /** @throws NotFoundError, ConflictError (when `expectedVersion` is given and differs). */
   delete(id: string, expectedVersion?: number): Promise<void>;
   list(query: ListTasksQuery): Promise<TaskPage>;
-  /** Case-insensitive substring search over name, description and metadata (JSON text). */
+  /**
+   * Case-insensitive substring search over name, description and metadata (JSON text), within the
+   * tasks that match the optional list filters.
+   */
   search(query: TaskSearchQuery): Promise<TaskPage>;
   stats(filter?: { owner?: string }): Promise<TaskStats>;
 }

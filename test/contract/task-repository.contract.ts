@@ -179,6 +179,44 @@ export function describeTaskRepositoryContract(
       expect((await h.repo.search({ text: '_', limit: 10, offset: 0 })).total).toBe(0);
     });
 
+    it('search combines with the list filters (AND) and takes the list order', async () => {
+      const tasks = [
+        makeTask({ name: 'flaky a', owner: 'alice', status: 'pending' }),
+        makeTask({ name: 'flaky b', owner: 'bob', status: 'running' }),
+        makeTask({ name: 'c', owner: 'alice', status: 'running', description: 'FLAKY' }),
+        makeTask({ name: 'd', owner: 'alice', status: 'running', mode: 'collaborative' }),
+        makeTask({ name: 'e', owner: 'alice', status: 'failed', metadata: { t: 'flaky' } }),
+        makeTask({ name: 'flaky f', owner: 'carol', status: 'completed', mode: 'collaborative' }),
+      ];
+      await h.repo.insertMany(tasks);
+      const find = (extra: Record<string, unknown>) =>
+        h.repo.search({ text: 'flaky', limit: 10, offset: 0, ...extra });
+      const names = async (extra: Record<string, unknown>) =>
+        (await find(extra)).items.map((t) => t.name);
+      expect(await names({})).toEqual(['flaky f', 'e', 'c', 'flaky b', 'flaky a']);
+      expect(await names({ status: ['running'] })).toEqual(['c', 'flaky b']);
+      expect(await names({ status: ['running', 'pending'], owner: 'alice' })).toEqual([
+        'c',
+        'flaky a',
+      ]);
+      expect(await names({ owner: 'alice' })).toEqual(['e', 'c', 'flaky a']);
+      expect(await names({ mode: 'collaborative' })).toEqual(['flaky f']);
+      expect(await names({ status: ['running'], owner: 'carol' })).toEqual([]);
+      expect(
+        await names({ createdSince: tasks[2].createdAt, createdUntil: tasks[4].createdAt }),
+      ).toEqual(['e', 'c']);
+      expect(await names({ sort: 'name', order: 'asc', owner: 'alice' })).toEqual([
+        'c',
+        'e',
+        'flaky a',
+      ]);
+      const page = await find({ owner: 'alice', limit: 1, offset: 1 });
+      expect(page.items.map((t) => t.name)).toEqual(['c']);
+      expect(page.total).toBe(3);
+      // A filter does not widen the text match: 'd' is running and alice's but not flaky.
+      expect((await find({ status: ['running'], owner: 'alice' })).total).toBe(1);
+    });
+
     it('computes stats by status and owner, and run durations', async () => {
       await h.repo.insertMany([
         makeTask({

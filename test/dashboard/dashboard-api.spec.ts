@@ -91,6 +91,17 @@ describe('dashboard HTTP API (open, loopback)', () => {
     );
     const none = JSON.parse((await raw(`${srv.base}/api/tasks?status=running`)).body);
     expect(none.total).toBe(0);
+    // Search and filters combine: the text within the filtered tasks.
+    const both = JSON.parse((await raw(`${srv.base}/api/tasks?q=bulk%2011&status=pending`)).body);
+    expect(both.total).toBe(11);
+    const narrowed = JSON.parse(
+      (await raw(`${srv.base}/api/tasks?q=bulk%2011&status=running,failed`)).body,
+    );
+    expect(narrowed).toMatchObject({ total: 0, items: [] });
+    const byName = JSON.parse(
+      (await raw(`${srv.base}/api/tasks?q=bulk%2011&sort=name&order=asc&limit=2`)).body,
+    );
+    expect(byName.items.map((t: { name: string }) => t.name)).toEqual(['bulk 11', 'bulk 110']);
   });
 
   it('answers bad input with the field and the fix', async () => {

@@ -88,15 +88,18 @@ describeBrowser('dashboard in headless Chromium', () => {
     await page.close();
   });
 
-  it('filters by status and owner and searches, on the server, by keyboard', async () => {
-    for (const [name, owner] of [
-      ['alpha one', 'filt-a'],
-      ['alpha two', 'filt-b'],
-      ['beta three', 'filt-a'],
-    ]) {
-      await tasks.create({ name, owner });
+  it('filters by status and owner and searches within them, on the server, by keyboard', async () => {
+    for (const [name, owner, run] of [
+      ['alpha one', 'filt-a', false],
+      ['alpha two', 'filt-b', true],
+      ['beta three', 'filt-a', true],
+    ] as const) {
+      const t = await tasks.create({ name, owner });
+      if (run) await tasks.start(t.id);
     }
     const page = await open('');
+    const names = async () =>
+      (await page.locator('#task-rows td.col-name').allTextContents()).sort();
     await page.fill('#owner-filter', 'filt-a');
     await page.locator('#count', { hasText: '1–2 of 2 tasks' }).waitFor();
     expect(await page.locator('#task-rows td.col-name').allTextContents()).toEqual([
@@ -104,18 +107,24 @@ describeBrowser('dashboard in headless Chromium', () => {
       'alpha one',
     ]);
     await page.selectOption('#status-filter', 'running');
-    await page.locator('#task-rows td', { hasText: 'No tasks match.' }).waitFor();
-    // "/" jumps to the search; searching clears the filters it cannot combine with.
+    await page.locator('#count', { hasText: '1–1 of 1 task' }).waitFor();
+    expect(await names()).toEqual(['beta three']);
+    // "/" jumps to the search, which looks within the filters: none of filt-a's running is alpha.
     await page.locator('body').click({ position: { x: 5, y: 5 } });
     await page.keyboard.press('/');
     await page.keyboard.type('alpha');
+    await page.locator('#task-rows td', { hasText: 'No tasks match.' }).waitFor();
+    expect(await page.inputValue('#owner-filter')).toBe('filt-a');
+    expect(await page.inputValue('#status-filter')).toBe('running');
+    // Search + status alone: the running alpha only.
+    await page.fill('#owner-filter', '');
+    await page.locator('#count', { hasText: '1–1 of 1 task' }).waitFor();
+    expect(await names()).toEqual(['alpha two']);
+    expect(await page.inputValue('#search')).toBe('alpha');
+    // The search alone: both alphas.
+    await page.selectOption('#status-filter', '');
     await page.locator('#count', { hasText: '1–2 of 2 tasks' }).waitFor();
-    expect(await page.inputValue('#owner-filter')).toBe('');
-    expect(await page.inputValue('#status-filter')).toBe('');
-    expect((await page.locator('#task-rows td.col-name').allTextContents()).sort()).toEqual([
-      'alpha one',
-      'alpha two',
-    ]);
+    expect(await names()).toEqual(['alpha one', 'alpha two']);
     await page.close();
   });
 

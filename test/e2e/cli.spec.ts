@@ -67,6 +67,12 @@ describe('CLI end to end (built binary, real SQLite file)', () => {
     expect(stats.durations.completed.count).toBe(1);
 
     expect(json(['find-task', 'REPO']).items.map((t: { id: string }) => t.id)).toEqual([a.id]);
+    // find-task takes the list-tasks filters.
+    expect(json(['find-task', 'REPO', '--status', 'completed', '--owner', 'alice']).total).toBe(1);
+    expect(json(['find-task', 'REPO', '--status', 'pending,running']).total).toBe(0);
+    expect(
+      json(['find-task', 's', '--owner', 'bob']).items.map((t: { id: string }) => t.id),
+    ).toEqual([b.id]);
     expect(json(['task-status', a.id]).status).toBe('completed');
   });
 

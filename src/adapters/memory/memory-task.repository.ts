@@ -81,12 +81,14 @@ export class MemoryTaskRepository implements TaskRepository {
   async search(q: TaskSearchQuery): Promise<TaskPage> {
     const needle = q.text.toLowerCase();
     const all = [...this.tasks.values()]
-      .filter((t) =>
-        [t.name, t.description ?? '', JSON.stringify(t.metadata)].some((s) =>
-          s.toLowerCase().includes(needle),
-        ),
+      .filter(
+        (t) =>
+          matchesQuery(t, q) &&
+          [t.name, t.description ?? '', JSON.stringify(t.metadata)].some((s) =>
+            s.toLowerCase().includes(needle),
+          ),
       )
-      .sort(compareTasks({ sort: 'createdAt', order: 'desc' }));
+      .sort(compareTasks({ sort: q.sort ?? 'createdAt', order: q.order ?? 'desc' }));
     return {
       items: all.slice(q.offset, q.offset + q.limit).map(clone),
       total: all.length,

@@ -12,12 +12,12 @@ import type {
 } from '../../ports/task-repository.port';
 import {
   fromRow,
-  likePattern,
   listOrder,
   listWhere,
   PATCH_COLUMN,
   patchKeys,
   patchValue,
+  searchWhere,
   TASK_COLUMNS,
   toRow,
   type TaskRow,
@@ -163,14 +163,15 @@ export class PostgresTaskRepository implements TaskRepository {
   }
 
   async search(q: TaskSearchQuery): Promise<TaskPage> {
-    const where = `WHERE name ILIKE $1 OR description ILIKE $1 OR metadata::text ILIKE $1`;
-    const p = likePattern(q.text);
+    const params: unknown[] = [];
+    const where = searchWhere(q, (v) => `$${params.push(v)}`, 'ILIKE', 'metadata::text');
+    const order = listOrder({ sort: q.sort ?? 'createdAt', order: q.order ?? 'desc' });
     const [page, count] = await Promise.all([
       this.pool.query<TaskRow>(
-        `SELECT ${SELECT} FROM tasks ${where} ORDER BY created_at DESC, id DESC LIMIT $2 OFFSET $3`,
-        [p, q.limit, q.offset],
+        `SELECT ${SELECT} FROM tasks ${where} ${order} LIMIT $${params.length + 1} OFFSET $${params.length + 2}`,
+        [...params, q.limit, q.offset],
       ),
-      this.pool.query<{ n: number }>(`SELECT COUNT(*)::int AS n FROM tasks ${where}`, [p]),
+      this.pool.query<{ n: number }>(`SELECT COUNT(*)::int AS n FROM tasks ${where}`, params),
     ]);
     return {
       items: page.rows.map(fromRow),

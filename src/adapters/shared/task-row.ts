@@ -117,17 +117,49 @@ export const likePattern = (text: string) => `%${text.replace(/[\\%_]/g, (c) => 
  * WHERE clause of a list query; `ph(value)` registers a parameter and returns its placeholder
  * (`?` for SQLite, `$n` for Postgres).
  */
-export function listWhere(q: ListTasksQuery, ph: (value: unknown) => string): string {
+export function listWhere(q: ListFilter, ph: (value: unknown) => string): string {
+  const where = listConditions(q, ph);
+  return where.length ? `WHERE ${where.join(' AND ')}` : '';
+}
+
+/** The filters a list and a search share. */
+export type ListFilter = Partial<
+  Pick<ListTasksQuery, 'status' | 'owner' | 'mode' | 'createdSince' | 'createdUntil'>
+>;
+
+/** The AND-ed conditions of `listWhere`, for callers that add their own. */
+export function listConditions(q: ListFilter, ph: (value: unknown) => string): string[] {
   const where: string[] = [];
   if (q.status?.length) where.push(`status IN (${q.status.map((s) => ph(s)).join(', ')})`);
   if (q.owner) where.push(`owner = ${ph(q.owner)}`);
   if (q.mode) where.push(`mode = ${ph(q.mode)}`);
   if (q.createdSince) where.push(`created_at >= ${ph(new Date(q.createdSince).toISOString())}`);
   if (q.createdUntil) where.push(`created_at <= ${ph(new Date(q.createdUntil).toISOString())}`);
-  return where.length ? `WHERE ${where.join(' AND ')}` : '';
+  return where;
 }
 
-export function listOrder(q: ListTasksQuery): string {
+/**
+ * WHERE clause of a search: the text in name, description or metadata (`metadataText` is the
+ * column as text, e.g. `metadata::text` on Postgres), AND the list filters. `like` is `LIKE`
+ * (SQLite, case-insensitive for ASCII) or `ILIKE` (Postgres).
+ */
+export function searchWhere(
+  q: ListFilter & { text: string },
+  ph: (value: unknown) => string,
+  like: 'LIKE' | 'ILIKE',
+  metadataText: string,
+): string {
+  // One placeholder per use: SQLite's `?` are positional.
+  const p = likePattern(q.text);
+  const text = ['name', 'description', metadataText]
+    .map((col) => `${col} ${like} ${ph(p)} ESCAPE '\\'`)
+    .join(' OR ');
+  return `WHERE (${text})${listConditions(q, ph)
+    .map((c) => ` AND ${c}`)
+    .join('')}`;
+}
+
+export function listOrder(q: Pick<ListTasksQuery, 'sort' | 'order'>): string {
   const dir = q.order === 'asc' ? 'ASC' : 'DESC';
   return `ORDER BY ${SORT_COLUMN[q.sort]} ${dir}, id ${dir}`;
 }

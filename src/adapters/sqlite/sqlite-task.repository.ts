@@ -5,12 +5,12 @@ import type { ListTasksQuery } from '../../domain/task.schema';
 import { emptyStatusCounts, versionConflict } from '../../domain/task-query';
 import {
   fromRow,
-  likePattern,
   PATCH_COLUMN,
   patchKeys,
   patchValue,
   listOrder,
   listWhere,
+  searchWhere,
   toRow,
   type TaskRow as Row,
 } from '../shared/task-row';
@@ -137,12 +137,17 @@ export class SqliteTaskRepository implements TaskRepository {
   }
 
   async search(q: TaskSearchQuery): Promise<TaskPage> {
-    const p = likePattern(q.text);
-    const where = `WHERE name LIKE @p ESCAPE '\\' OR description LIKE @p ESCAPE '\\' OR metadata LIKE @p ESCAPE '\\'`;
-    const rows = this.stmt(
-      `SELECT * FROM tasks ${where} ORDER BY created_at DESC, id DESC LIMIT @limit OFFSET @offset`,
-    ).all({ p, limit: q.limit, offset: q.offset }) as Row[];
-    const { n } = this.stmt(`SELECT COUNT(*) AS n FROM tasks ${where}`).get({ p }) as { n: number };
+    const params: unknown[] = [];
+    const where = searchWhere(q, (v) => (params.push(v), '?'), 'LIKE', 'metadata');
+    const order = listOrder({ sort: q.sort ?? 'createdAt', order: q.order ?? 'desc' });
+    const rows = this.stmt(`SELECT * FROM tasks ${where} ${order} LIMIT ? OFFSET ?`).all(
+      ...params,
+      q.limit,
+      q.offset,
+    ) as Row[];
+    const { n } = this.stmt(`SELECT COUNT(*) AS n FROM tasks ${where}`).get(...params) as {
+      n: number;
+    };
     return { items: rows.map(fromRow), total: n, limit: q.limit, offset: q.offset };
   }
 

@@ -53,7 +53,10 @@ export class DashboardApi {
     @Optional() private readonly monitor?: SandboxMonitorService,
   ) {}
 
-  /** `?status=a,b&owner=&q=&sort=&order=&limit=&offset=`; `q` searches name, description, metadata. */
+  /**
+   * `?status=a,b&owner=&q=&sort=&order=&limit=&offset=`; `q` searches name, description and
+   * metadata within the tasks the other filters select.
+   */
   async listTasks(q: URLSearchParams) {
     const limit = intParam(q, 'limit', API_LIMITS.pageDefault, 1, API_LIMITS.pageMax);
     const offset = intParam(q, 'offset', 0, 0, Number.MAX_SAFE_INTEGER);
@@ -67,24 +70,16 @@ export class DashboardApi {
         throw new ValidationError('status', `'${s}' is not one of ${TASK_STATUSES.join(', ')}`);
       }
     }
-    if (text) {
-      if (statuses.length || q.get('owner')) {
-        throw new ValidationError(
-          'q',
-          'search cannot be combined with the status or owner filter yet; clear one',
-        );
-      }
-      const page = await this.tasks.find(text, { limit, offset });
-      return { ...page, items: page.items.map(summarize) };
-    }
-    const page = await this.tasks.list({
+    const filter = {
       status: statuses.length ? (statuses as TaskStatus[]) : undefined,
       owner: q.get('owner') || undefined,
       sort: (q.get('sort') || 'createdAt') as 'createdAt',
       order: (q.get('order') || 'desc') as 'desc',
       limit,
       offset,
-    });
+    };
+    // The text search takes the same filters and order as the list.
+    const page = text ? await this.tasks.find(text, filter) : await this.tasks.list(filter);
     return { ...page, items: page.items.map(summarize) };
   }
 

@@ -12,10 +12,12 @@ import {
 import { versionConflict } from '../../domain/task-query';
 import {
   createTaskSchema,
+  findTasksSchema,
   LIMITS,
   listTasksSchema,
   metadataSchema,
   type CreateTaskInput,
+  type FindTasksFilter,
   type ListTasksInput,
 } from '../../domain/task.schema';
 import { parseOrThrow } from '../../domain/validation';
@@ -259,20 +261,13 @@ export class TasksService {
     return this.repo.list(parseOrThrow(listTasksSchema, input));
   }
 
-  async find(text: string, page: { limit?: number; offset?: number } = {}): Promise<TaskPage> {
-    const q = parseOrThrow(
-      z.object({
-        text: z
-          .string({ error: 'is required' })
-          .trim()
-          .min(1, 'must not be empty; give some text to look for')
-          .max(500),
-        limit: z.number().int().min(1).max(LIMITS.listMax).default(LIMITS.listDefault),
-        offset: z.number().int().min(0).default(0),
-      }),
-      { text, ...page },
-    );
-    return this.repo.search(q);
+  /**
+   * Case-insensitive text search over name, description and metadata, narrowed by any of the
+   * list filters (status, owner, mode, creation time) and ordered like a list.
+   * @example tasks.find('flaky', { status: ['running'], owner: 'alice', limit: 20 })
+   */
+  async find(text: string, filter: FindTasksFilter = {}): Promise<TaskPage> {
+    return this.repo.search(parseOrThrow(findTasksSchema, { ...filter, text }));
   }
 
   async stats(filter: { owner?: string } = {}): Promise<TaskStats> {

@@ -45,10 +45,11 @@ function toInstant(flag: string, raw: string): string {
   return raw;
 }
 
-@Command({ name: 'list-tasks', description: 'list tasks, newest first' })
-export class ListTasksCommand extends PagedCommand<ListOpts> {
-  protected async execute(_: string[], o: ListOpts) {
-    const page = await this.tasks.list({
+/** The list filters, shared by `list-tasks` and `find-task`. */
+@Injectable()
+abstract class FilteredCommand<O extends ListOpts> extends PagedCommand<O> {
+  protected filter(o: ListOpts) {
+    return {
       status: o.status as TaskStatus[] | undefined,
       owner: o.owner,
       mode: o.mode as never,
@@ -58,8 +59,7 @@ export class ListTasksCommand extends PagedCommand<ListOpts> {
       offset: o.offset,
       sort: o.sort as never,
       order: o.order as never,
-    });
-    emit(!!o.json, page, () => formatTaskPage(page));
+    };
   }
   @Option({
     flags: '--status <status>',
@@ -98,6 +98,14 @@ export class ListTasksCommand extends PagedCommand<ListOpts> {
   parseOrder(v: string) {
     return v;
   }
+}
+
+@Command({ name: 'list-tasks', description: 'list tasks, newest first' })
+export class ListTasksCommand extends FilteredCommand<ListOpts> {
+  protected async execute(_: string[], o: ListOpts) {
+    const page = await this.tasks.list(this.filter(o));
+    emit(!!o.json, page, () => formatTaskPage(page));
+  }
   @Help('after')
   examples() {
     return `
@@ -110,14 +118,12 @@ Examples:
 @Command({
   name: 'find-task',
   arguments: '[query]',
-  description: 'search name, description and metadata (case-insensitive substring)',
+  description:
+    'search name, description and metadata (case-insensitive substring), with the list-tasks filters',
 })
-export class FindTaskCommand extends PagedCommand<PageOpts & { query?: string }> {
-  protected async execute([query]: string[], o: PageOpts & { query?: string }) {
-    const page = await this.tasks.find((o.query ?? query) as string, {
-      limit: o.limit,
-      offset: o.offset,
-    });
+export class FindTaskCommand extends FilteredCommand<ListOpts & { query?: string }> {
+  protected async execute([query]: string[], o: ListOpts & { query?: string }) {
+    const page = await this.tasks.find((o.query ?? query) as string, this.filter(o));
     emit(!!o.json, page, () => formatTaskPage(page));
   }
   @Option({ flags: '--query <text>', description: 'text to look for (or give it as the argument)' })
@@ -126,7 +132,11 @@ export class FindTaskCommand extends PagedCommand<PageOpts & { query?: string }>
   }
   @Help('after')
   examples() {
-    return '\nExamples:\n  opencode-tools find-task flaky\n  opencode-tools find-task \'"repo":"api"\' --json';
+    return `
+Examples:
+  opencode-tools find-task flaky
+  opencode-tools find-task flaky --status running,pending --owner alice
+  opencode-tools find-task '"repo":"api"' --json`;
   }
 }
 

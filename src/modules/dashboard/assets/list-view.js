@@ -69,6 +69,9 @@ export function renderList(main) {
   let page = { items: [], total: 0, offset: 0, limit: PAGE };
   let seq = 0;
 
+  // A new task is inserted live only without a search: the page cannot tell whether its
+  // description or metadata match (it has neither), and reloading on every event would make each
+  // dashboard query the database.
   const matches = (t) =>
     !listState.q &&
     (!listState.status || listState.status === t.status) &&
@@ -88,7 +91,7 @@ export function renderList(main) {
     if (listState.q) qs.set('q', listState.q);
     if (listState.status) qs.set('status', listState.status);
     if (listState.owner) qs.set('owner', listState.owner);
-    if (!listState.q) qs.set('sort', listState.sort);
+    qs.set('sort', listState.sort);
     try {
       const data = await api(`/api/tasks?${qs}`);
       if (mine !== seq) return;
@@ -116,11 +119,6 @@ export function renderList(main) {
     clearTimeout(debounce);
     debounce = setTimeout(() => {
       listState.q = search.value.trim();
-      if (listState.q) {
-        // The search runs over all tasks: filters do not combine with it (yet).
-        listState.status = listState.owner = '';
-        status.value = owner.value = '';
-      }
       listState.offset = 0;
       void load();
     }, 250);
@@ -129,7 +127,6 @@ export function renderList(main) {
     listState.status = status.value;
     listState.owner = owner.value.trim();
     listState.sort = sort.value;
-    if (listState.q && (listState.status || listState.owner)) listState.q = search.value = '';
     listState.offset = 0;
     void load();
   };
@@ -165,7 +162,7 @@ export function renderList(main) {
       h(
         'span',
         { id: 'search-help', class: 'sr-only' },
-        'Searching clears the status and owner filters.',
+        'Searches within the status and owner filters.',
       ),
     ),
     count,

@@ -1,6 +1,5 @@
 import { Injectable } from '@nestjs/common';
 import { z } from 'zod';
-import { ValidationError } from '../../../domain/errors';
 import { TASK_MODES, TASK_STATUSES } from '../../../domain/task';
 import { TASK_SORT_FIELDS } from '../../../domain/task.schema';
 import { TasksService } from '../../tasks/tasks.service';
@@ -34,7 +33,7 @@ export class TaskQueryTools implements McpToolProvider {
         name: 'list_tasks',
         title: 'List or search tasks',
         description:
-          'List tasks, newest first, filtered by status, owner, mode or creation time; or search by text (name, description, metadata). Paged with limit/offset.',
+          'List tasks, newest first, filtered by status, owner, mode or creation time, and/or by text (name, description, metadata). Paged with limit/offset.',
         input: {
           status: z
             .union([statusEnum, z.array(statusEnum)])
@@ -59,7 +58,7 @@ export class TaskQueryTools implements McpToolProvider {
             .max(500)
             .optional()
             .describe(
-              'Case-insensitive text to find in name, description or metadata. Cannot be combined with the other filters.',
+              'Case-insensitive text to find in name, description or metadata; combines with the other filters.',
             ),
           limit: z
             .number()
@@ -81,20 +80,9 @@ export class TaskQueryTools implements McpToolProvider {
         annotations: { readOnlyHint: true, idempotentHint: true },
         async handler(a) {
           const { text, limit, offset, ...filters } = a;
-          let page;
-          if (text !== undefined) {
-            const extra = Object.entries(filters).find(([, v]) => v !== undefined);
-            if (extra) {
-              throw new ValidationError(
-                extra[0],
-                'cannot be combined with text; search by text alone, or filter without text',
-              );
-            }
-            page = await tasks.find(text, { limit, offset });
-          } else {
-            const status = typeof filters.status === 'string' ? [filters.status] : filters.status;
-            page = await tasks.list({ ...filters, status, limit, offset });
-          }
+          const status = typeof filters.status === 'string' ? [filters.status] : filters.status;
+          const query = { ...filters, status, limit, offset };
+          const page = text !== undefined ? await tasks.find(text, query) : await tasks.list(query);
           const shown = page.items.length
             ? `${page.offset + 1}-${page.offset + page.items.length} of ${page.total}`
             : `none of ${page.total}`;
