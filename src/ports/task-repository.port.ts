@@ -60,6 +60,11 @@ export interface TaskRepository {
   delete(id: string, expectedVersion?: number): Promise<void>;
   list(query: ListTasksQuery): Promise<TaskPage>;
   /**
+   * The ids among `ids` that exist, in no particular order: one indexed lookup per id, for
+   * watchers that must notice deletions made by other processes without listing every task.
+   */
+  existingIds(ids: string[]): Promise<string[]>;
+  /**
    * Case-insensitive substring search over name, description and metadata (JSON text), within the
    * tasks that match the optional list filters.
    */

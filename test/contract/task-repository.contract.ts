@@ -217,6 +217,24 @@ export function describeTaskRepositoryContract(
       expect((await find({ status: ['running'], owner: 'alice' })).total).toBe(1);
     });
 
+    it('tells which of many ids exist (deletions seen by watchers)', async () => {
+      const tasks = Array.from({ length: 5 }, (_, i) => makeTask({ name: `e${i}` }));
+      await h.repo.insertMany(tasks);
+      await h.repo.delete(tasks[1].id);
+      await h.repo.delete(tasks[3].id);
+      const ids = [...tasks.map((t) => t.id), 'tsk_never', tasks[0].id];
+      expect((await h.repo.existingIds(ids)).sort()).toEqual(
+        [tasks[0].id, tasks[2].id, tasks[4].id].sort(),
+      );
+      expect(await h.repo.existingIds([])).toEqual([]);
+      // Many ids at once (a feed checks up to a few thousand per poll).
+      const many = [
+        ...tasks.map((t) => t.id),
+        ...Array.from({ length: 3000 }, (_, i) => `tsk_x${i}`),
+      ];
+      expect((await h.repo.existingIds(many)).length).toBe(3);
+    });
+
     it('computes stats by status and owner, and run durations', async () => {
       await h.repo.insertMany([
         makeTask({

@@ -78,6 +78,10 @@ export class MemoryTaskRepository implements TaskRepository {
     };
   }
 
+  async existingIds(ids: string[]): Promise<string[]> {
+    return [...new Set(ids)].filter((id) => this.tasks.has(id));
+  }
+
   async search(q: TaskSearchQuery): Promise<TaskPage> {
     const needle = q.text.toLowerCase();
     const all = [...this.tasks.values()]

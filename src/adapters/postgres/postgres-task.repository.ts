@@ -162,6 +162,15 @@ export class PostgresTaskRepository implements TaskRepository {
     };
   }
 
+  async existingIds(ids: string[]): Promise<string[]> {
+    if (!ids.length) return [];
+    const { rows } = await this.pool.query<{ id: string }>(
+      'SELECT id FROM tasks WHERE id = ANY($1::text[])',
+      [ids],
+    );
+    return rows.map((r) => r.id);
+  }
+
   async search(q: TaskSearchQuery): Promise<TaskPage> {
     const params: unknown[] = [];
     const where = searchWhere(q, (v) => `$${params.push(v)}`, 'ILIKE', 'metadata::text');

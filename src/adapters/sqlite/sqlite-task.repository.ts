@@ -136,6 +136,15 @@ export class SqliteTaskRepository implements TaskRepository {
     return { items: rows.map(fromRow), total: n, limit: q.limit, offset: q.offset };
   }
 
+  async existingIds(ids: string[]): Promise<string[]> {
+    if (!ids.length) return [];
+    // One cached statement for any number of ids: the list goes in as one JSON parameter.
+    const rows = this.stmt('SELECT id FROM tasks WHERE id IN (SELECT value FROM json_each(?))').all(
+      JSON.stringify(ids),
+    ) as { id: string }[];
+    return rows.map((r) => r.id);
+  }
+
   async search(q: TaskSearchQuery): Promise<TaskPage> {
     const params: unknown[] = [];
     const where = searchWhere(q, (v) => (params.push(v), '?'), 'LIKE', 'metadata');

@@ -270,6 +270,11 @@ export class TasksService {
     return this.repo.search(parseOrThrow(findTasksSchema, { ...filter, text }));
   }
 
+  /** The ids among `ids` that still exist (one indexed lookup each; no task is loaded). */
+  async existingIds(ids: string[]): Promise<string[]> {
+    return this.repo.existingIds(ids);
+  }
+
   async stats(filter: { owner?: string } = {}): Promise<TaskStats> {
     return this.repo.stats(filter);
   }
