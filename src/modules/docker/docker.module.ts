@@ -19,6 +19,7 @@ import { lazySandboxRuntime } from './lazy-runtime';
 import { LiveExecutionsService } from './live-executions.service';
 import { ReconcilerService } from './reconciler.service';
 import { WarmPoolService } from './warm-pool.service';
+import { SandboxActivity } from './sandbox-activity.service';
 import { SandboxAlerts } from './sandbox-alerts';
 import { SandboxMonitorService } from './sandbox-monitor.service';
 import { SandboxPlacementService } from './sandbox-placement.service';
@@ -58,6 +59,7 @@ export class DockerModule {
           inject: [SANDBOX_RUNTIME_FACTORY, OPENCODE_OPTIONS],
         },
         SandboxRuntimeLifecycle,
+        SandboxActivity,
         SandboxAlerts,
         SandboxPlacementService,
         SandboxService,
@@ -77,6 +79,7 @@ export class DockerModule {
         TASK_SANDBOX,
         ReconcilerService,
         SandboxMonitorService,
+        SandboxActivity,
       ],
     };
   }

@@ -19,6 +19,7 @@ import { TasksService } from '../tasks/tasks.service';
 import { registryId } from './sandbox-policy';
 import { SandboxPlacementService } from './sandbox-placement.service';
 import { SandboxService } from './sandbox.service';
+import { SandboxActivity } from './sandbox-activity.service';
 import { SANDBOX_EVENTS } from './sandbox.events';
 
 export type ReconcileActionKind =
@@ -71,6 +72,7 @@ export class ReconcilerService implements OnApplicationShutdown {
     private readonly events: EventEmitter2,
     @Inject(RUNTIME_RECORD_STORE) private readonly records: RuntimeRecordStore,
     private readonly placement: SandboxPlacementService,
+    private readonly activity: SandboxActivity,
   ) {}
 
   /** One pass; concurrent callers share it. */
@@ -101,10 +103,13 @@ export class ReconcilerService implements OnApplicationShutdown {
 
   private async pass(): Promise<ReconcileReport> {
     const report: ReconcileReport = { at: new Date().toISOString(), actions: [], errors: [] };
+    // Each action is kept as a durable record too; the pass waits for those writes at its end.
+    const recorded: Promise<void>[] = [];
     const act = (kind: ReconcileActionKind, taskId: string, detail: string) => {
       const a = { kind, taskId, detail };
       report.actions.push(a);
       this.events.emit(SANDBOX_EVENTS.reconciled, a);
+      recorded.push(this.activity.recordAction(a));
     };
     const guard = async (taskId: string, fn: () => Promise<void>) => {
       try {
@@ -182,6 +187,7 @@ export class ReconcilerService implements OnApplicationShutdown {
         }
       });
     }
+    await Promise.all(recorded);
     if (report.actions.length || report.errors.length) {
       this.logger.log(
         `reconciled: ${report.actions.length} action(s), ${report.errors.length} error(s)`,
