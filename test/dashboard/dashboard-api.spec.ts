@@ -1,8 +1,11 @@
 import { request } from 'node:http';
 import { join } from 'node:path';
+import { ReconcilerService } from '../../src/modules/docker/reconciler.service';
+import { SandboxMonitorService } from '../../src/modules/docker/sandbox-monitor.service';
 import { CheckpointsService } from '../../src/modules/history/checkpoints.service';
 import { TaskLogService } from '../../src/modules/history/task-log.service';
 import { TasksService } from '../../src/modules/tasks/tasks.service';
+import { SANDBOX_RUNTIME, type SandboxRuntime } from '../../src/ports/sandbox-runtime.port';
 import { assertBuilt, cli } from '../helpers/cli';
 import { tempHome } from '../helpers/temp-home';
 import { dashboardServer, type DashboardServer } from './harness';
@@ -23,6 +26,24 @@ function raw(
     req.on('error', reject);
     req.end(opts.body ?? '');
   });
+}
+
+/** The change feed as text, read until a pattern shows up. */
+async function events(base: string) {
+  const ac = new AbortController();
+  const res = await fetch(`${base}/api/events`, { signal: ac.signal });
+  const reader = res.body!.getReader();
+  let text = '';
+  return {
+    async until(re: RegExp): Promise<void> {
+      while (!re.test(text)) {
+        const { value, done } = await reader.read();
+        if (done) throw new Error(`stream ended before ${re}`);
+        text += Buffer.from(value).toString('utf8');
+      }
+    },
+    close: () => ac.abort(),
+  };
 }
 
 const post = (url: string, body: unknown, headers: Record<string, string> = {}) =>
@@ -306,5 +327,91 @@ describe('dashboard feed and other processes on the same database', () => {
     await until(new RegExp(`"id":"${id}","name":"from another process","status":"running"`));
     expect(Date.now() - t0).toBeLessThan(10_000);
     ac.abort();
+  });
+
+  it('pushes a deletion by the CLI in another process to the viewers it was shown to', async () => {
+    const env = { OPENCODE_HOME: home.dir, OPENCODE_SANDBOX_RUNTIME: 'memory' };
+    const made = cli(['create-task', 'deleted elsewhere', '--json'], env);
+    const id = JSON.parse(made.stdout).id as string;
+    const kept = JSON.parse(cli(['create-task', 'kept', '--json'], env).stdout).id as string;
+    const feed = await events(srv.base);
+    await feed.until(/"type":"hello"/);
+    // A dashboard loads the list: the server notes which tasks it showed.
+    const page = JSON.parse((await raw(`${srv.base}/api/tasks`)).body);
+    expect(page.items.map((t: { id: string }) => t.id)).toEqual(expect.arrayContaining([id, kept]));
+    const gone = cli(['cleanup-task', id, '--force', '--yes', '--json'], env);
+    expect(gone.code).toBe(0);
+    await feed.until(new RegExp(`"type":"deleted","id":"${id}"`));
+    // A later change by the CLI still comes through, and the kept task was never announced gone.
+    expect(cli(['resume-task', '--task', kept], env).code).toBe(0);
+    await feed.until(new RegExp(`"id":"${kept}","name":"kept","status":"running"`));
+    feed.close();
+  });
+
+  it('shows reconciler actions of another process (the CLI) on the system view', async () => {
+    const env = { OPENCODE_HOME: home.dir, OPENCODE_SANDBOX_RUNTIME: 'memory' };
+    // The CLI's in-memory engine forgets the sandbox when it exits: the next process's
+    // reconciler finds the task's container gone and cancels the task.
+    const made = cli(['create-task', 'sandbox lost', '--image', 'busybox', '--json'], env);
+    expect(made.code).toBe(0);
+    const id = JSON.parse(made.stdout).id as string;
+    const r = cli(['reconcile', '--json'], env);
+    expect(r.code).toBe(0);
+    const system = JSON.parse((await raw(`${srv.base}/api/system`)).body);
+    expect(system.reconciler).toEqual(
+      expect.arrayContaining([expect.objectContaining({ kind: 'failed-task', taskId: id })]),
+    );
+  });
+});
+
+describe('alerts and reconciler actions are durable', () => {
+  const home = tempHome('oct-dash-durable-');
+  const options = {
+    home: home.dir,
+    database: { driver: 'sqlite' as const, path: join(home.dir, 'opencode.db') },
+    // The in-memory engine reports 1 MiB in use: 16.7% of a 6 MiB limit crosses 10%.
+    sandbox: { runtime: 'memory' as const, memoryAlertPercent: 10 },
+  };
+  afterAll(() => home.cleanup());
+
+  it('survive a restart of the server: the system view reads them from the database', async () => {
+    const first = await dashboardServer({ options });
+    let hot: string;
+    let lost: string;
+    try {
+      const tasks = first.app.get(TasksService);
+      hot = (await tasks.create({ name: 'hog', sandbox: { limits: { memoryMb: 6 } } })).id;
+      await tasks.start(hot);
+      const raised = await first.app.get(SandboxMonitorService).sample();
+      expect(raised).toEqual([expect.objectContaining({ kind: 'memoryHigh', taskId: hot })]);
+      lost = (await tasks.create({ name: 'lost', sandbox: {} })).id;
+      await first.app.get<SandboxRuntime>(SANDBOX_RUNTIME).remove(lost);
+      await first.app.get(ReconcilerService).reconcile();
+      // The alert is a warn line in the task's own log as well.
+      const log = await first.app.get(TaskLogService).read(hot, { level: 'warn' });
+      expect(log.entries).toEqual([
+        expect.objectContaining({
+          level: 'warn',
+          message: expect.stringMatching(/memory at .*alert at 10%/),
+          data: expect.objectContaining({ alert: 'memoryHigh' }),
+        }),
+      ]);
+    } finally {
+      await first.close();
+    }
+    const second = await dashboardServer({ options });
+    try {
+      const system = JSON.parse((await raw(`${second.base}/api/system`)).body);
+      expect(system.alerts).toEqual([
+        expect.objectContaining({ kind: 'memoryHigh', taskId: hot, at: expect.any(String) }),
+      ]);
+      expect(system.reconciler).toEqual(
+        expect.arrayContaining([
+          expect.objectContaining({ kind: 'failed-task', taskId: lost, at: expect.any(String) }),
+        ]),
+      );
+    } finally {
+      await second.close();
+    }
   });
 });

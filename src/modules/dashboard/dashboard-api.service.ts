@@ -2,6 +2,7 @@ import { Injectable, Optional } from '@nestjs/common';
 import { ValidationError } from '../../domain/errors';
 import { LOG_LEVELS, type LogLevel } from '../../domain/history';
 import { TASK_STATUSES, type TaskStatus } from '../../domain/task';
+import { SandboxActivity } from '../docker/sandbox-activity.service';
 import { SandboxMonitorService } from '../docker/sandbox-monitor.service';
 import { SandboxService } from '../docker/sandbox.service';
 import { CheckpointsService } from '../history/checkpoints.service';
@@ -11,7 +12,7 @@ import { TaskLogService } from '../history/task-log.service';
 import { AgentAttachmentService } from '../locks/agent-attachment.service';
 import { HealthService } from '../metrics/health.service';
 import { TasksService } from '../tasks/tasks.service';
-import { DashboardFeed } from './dashboard-feed.service';
+import { DashboardFeed, FEED_LIMITS } from './dashboard-feed.service';
 import { summarize } from './task-summary';
 
 /** Page sizes of the dashboard API; the README lists them. */
@@ -49,6 +50,7 @@ export class DashboardApi {
     private readonly attachments: AgentAttachmentService,
     private readonly health: HealthService,
     private readonly feed: DashboardFeed,
+    private readonly activity: SandboxActivity,
     @Optional() private readonly sandboxes?: SandboxService,
     @Optional() private readonly monitor?: SandboxMonitorService,
   ) {}
@@ -80,15 +82,19 @@ export class DashboardApi {
     };
     // The text search takes the same filters and order as the list.
     const page = text ? await this.tasks.find(text, filter) : await this.tasks.list(filter);
+    this.feed.showing(page.items.map((t) => t.id));
     return { ...page, items: page.items.map(summarize) };
   }
 
   async taskSummary(id: string) {
-    return summarize(await this.tasks.get(id));
+    const task = await this.tasks.get(id);
+    this.feed.showing([task.id]);
+    return summarize(task);
   }
 
   async task(id: string) {
     const task = await this.tasks.get(id);
+    this.feed.showing([task.id]);
     const [sandbox, locks, checkpoints, timeline] = await Promise.all([
       this.sandboxStatus(task.id, !!task.sandbox),
       this.attachments.list({ taskId: task.id }),
@@ -156,17 +162,19 @@ export class DashboardApi {
   }
 
   async system() {
-    const [health, stats, failures] = await Promise.all([
+    const [health, stats, failures, activity] = await Promise.all([
       this.health.check(),
       this.tasks.stats(),
       this.tasks.list({ status: ['failed'], sort: 'updatedAt', order: 'desc', limit: 10 }),
+      // From the database: every process's, and those from before this server started.
+      this.activity.recent(FEED_LIMITS.recentMax),
     ]);
     return {
       health,
       counts: { total: stats.total, byStatus: stats.byStatus },
       recentFailures: failures.items.map(summarize),
-      alerts: this.feed.recentAlerts,
-      reconciler: this.feed.recentActions,
+      alerts: activity.alerts,
+      reconciler: activity.actions,
       viewers: this.feed.viewerCount,
     };
   }

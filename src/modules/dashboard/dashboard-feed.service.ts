@@ -20,11 +20,18 @@ export const FEED_LIMITS = {
   maxBacklogBytes: 1024 * 1024,
   /** Comment line that keeps proxies from closing an idle stream. */
   heartbeatMs: 15_000,
-  /** One shared query for changes made by other processes (CLI, other servers). */
+  /**
+   * One shared query for changes made by other processes (CLI, other servers), and one for
+   * deletions among the tasks dashboards were shown.
+   */
   changePollMs: 2_000,
+  /** Task ids (most recently shown) whose deletion by another process the poll looks for. */
+  deletionWatchMax: 5_000,
+  /** Ids per existence query. */
+  deletionCheckChunk: 1_000,
   /** Stats and lock holders of a task someone is looking at. */
   samplePollMs: 2_000,
-  /** Recent alerts and reconciler actions kept for the system view. */
+  /** Recent alerts and reconciler actions the system view shows (read from the database). */
   recentMax: 50,
 } as const;
 
@@ -56,9 +63,9 @@ export class DashboardFeed implements OnApplicationShutdown {
   private heartbeat?: NodeJS.Timeout;
   private poller?: NodeJS.Timeout;
   private known = new Map<string, number>();
+  /** Ids dashboards were shown (pages, task views, live rows), oldest first; see `showing`. */
+  private readonly shown = new Map<string, true>();
   private polling = false;
-  readonly recentAlerts: SandboxAlert[] = [];
-  readonly recentActions: (ReconcileAction & { at: string })[] = [];
 
   constructor(
     private readonly events: EventEmitter2,
@@ -78,18 +85,15 @@ export class DashboardFeed implements OnApplicationShutdown {
     for (const event of TASK_HOOK_EVENTS) {
       if (!event.startsWith('after') || event === 'afterSandboxAlert') continue;
       this.on(HOOK_EVENT_PREFIX + event, (ctx: HookContext) => {
-        if (event === 'afterTaskDelete') this.broadcast({ type: 'deleted', id: ctx.task.id });
+        if (event === 'afterTaskDelete') this.deleted(ctx.task.id);
         else this.taskChanged(ctx.task, event);
       });
     }
-    this.on(SANDBOX_EVENTS.alert, (a: SandboxAlert) => {
-      this.remember(this.recentAlerts, a);
-      this.broadcast({ type: 'alert', alert: a });
-    });
+    // Live pushes of this process's alerts and reconciler actions; the system view loads the
+    // durable ones (every process's) from the database.
+    this.on(SANDBOX_EVENTS.alert, (a: SandboxAlert) => this.broadcast({ type: 'alert', alert: a }));
     this.on(SANDBOX_EVENTS.reconciled, (a: ReconcileAction) => {
-      const action = { ...a, at: new Date().toISOString() };
-      this.remember(this.recentActions, action);
-      this.broadcast({ type: 'reconciled', action });
+      this.broadcast({ type: 'reconciled', action: { ...a, at: new Date().toISOString() } });
     });
     this.on(SANDBOX_EVENTS.exec, (e: SandboxExecEvent) => {
       const r = e.result;
@@ -153,11 +157,6 @@ export class DashboardFeed implements OnApplicationShutdown {
     this.off.push(() => this.events.off(event, listener));
   }
 
-  private remember<T>(list: T[], item: T): void {
-    list.unshift(item);
-    if (list.length > FEED_LIMITS.recentMax) list.length = FEED_LIMITS.recentMax;
-  }
-
   /** Tells every viewer a task changed outside the lifecycle hooks (e.g. a restore). */
   announce(task: Task): void {
     this.taskChanged(task, 'changed');
@@ -165,7 +164,35 @@ export class DashboardFeed implements OnApplicationShutdown {
 
   private taskChanged(task: Task, event?: string): void {
     this.known.set(task.id, task.version);
+    // Lists insert new tasks live: those become rows to watch for deletion too.
+    if (event === 'afterTaskCreate' && this.viewers.size) this.showing([task.id]);
     this.broadcast({ type: 'task', event, task: summarize(task) });
+  }
+
+  private deleted(id: string): void {
+    this.shown.delete(id);
+    this.known.delete(id);
+    this.broadcast({ type: 'deleted', id });
+  }
+
+  /**
+   * Notes ids that a dashboard is showing (the API calls it when it serves a page or a task), so
+   * the shared poll can tell viewers when another process deletes one. Bounded: the oldest fall
+   * out first, and a page that old has usually been left.
+   */
+  showing(ids: readonly string[]): void {
+    for (const id of ids) {
+      this.shown.delete(id);
+      this.shown.set(id, true);
+    }
+    const over = this.shown.size - FEED_LIMITS.deletionWatchMax;
+    if (over > 0) {
+      let n = 0;
+      for (const id of this.shown.keys()) {
+        if (n++ >= over) break;
+        this.shown.delete(id);
+      }
+    }
   }
 
   private detach(viewer: Viewer): void {
@@ -205,10 +232,21 @@ export class DashboardFeed implements OnApplicationShutdown {
         else this.taskChanged(t, 'changed');
       }
       if (this.known.size > 5_000) this.known = new Map([...this.known].slice(-1_000));
+      if (!baseline) await this.pollDeletions();
     } catch (err) {
       this.logger.debug(`change poll failed: ${(err as Error).message}`);
     } finally {
       this.polling = false;
+    }
+  }
+
+  /** Shown ids that no longer exist were deleted by another process (ours announce themselves). */
+  private async pollDeletions(): Promise<void> {
+    const ids = [...this.shown.keys()];
+    for (let i = 0; i < ids.length; i += FEED_LIMITS.deletionCheckChunk) {
+      const chunk = ids.slice(i, i + FEED_LIMITS.deletionCheckChunk);
+      const alive = new Set(await this.tasks.existingIds(chunk));
+      for (const id of chunk) if (!alive.has(id) && this.shown.has(id)) this.deleted(id);
     }
   }
 

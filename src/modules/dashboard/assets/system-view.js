@@ -116,12 +116,12 @@ export async function renderSystem(main) {
     alertsList.replaceChildren(
       ...(s.alerts.length
         ? s.alerts.map(alertItem)
-        : [h('li', { class: 'muted' }, 'No alerts since the server started.')]),
+        : [h('li', { class: 'muted' }, 'No alerts recorded.')]),
     );
     actionsList.replaceChildren(
       ...(s.reconciler.length
         ? s.reconciler.map(actionItem)
-        : [h('li', { class: 'muted' }, 'No reconciler actions since the server started.')]),
+        : [h('li', { class: 'muted' }, 'No reconciler actions recorded.')]),
     );
   }
 

@@ -532,7 +532,16 @@ export async function renderDetail(main, id, reload) {
         renderActions(u.status);
       }
     } else if (msg.type === 'deleted' && msg.id === t.id) {
+      // Here or by another process (CLI, another server): the page keeps what it last showed.
       statusEl.replaceChildren(h('span', { class: 'badge s-failed' }, 'deleted'));
+      actionsBar.replaceChildren(
+        h(
+          'p',
+          { id: 'task-deleted', class: 'error', role: 'alert' },
+          'This task was deleted. What this page shows is what it was. ',
+          h('a', { href: '#/' }, 'All tasks'),
+        ),
+      );
     } else if (msg.type === 'log' && msg.taskId === t.id) {
       appendLog(msg.entry);
       const d = msg.entry.data;
