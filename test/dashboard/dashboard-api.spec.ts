@@ -77,6 +77,9 @@ describe('dashboard HTTP API (open, loopback)', () => {
       'list-view.js',
       'task-view.js',
       'task-parts.js',
+      'task-actions.js',
+      'task-log.js',
+      'task-history.js',
       'system-view.js',
     ]) {
       const r = await raw(`${srv.base}/${js}`);

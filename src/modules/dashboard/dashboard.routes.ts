@@ -15,6 +15,9 @@ const ASSETS: Record<string, [file: string, type: string]> = {
   '/list-view.js': ['list-view.js', 'text/javascript; charset=utf-8'],
   '/task-view.js': ['task-view.js', 'text/javascript; charset=utf-8'],
   '/task-parts.js': ['task-parts.js', 'text/javascript; charset=utf-8'],
+  '/task-actions.js': ['task-actions.js', 'text/javascript; charset=utf-8'],
+  '/task-log.js': ['task-log.js', 'text/javascript; charset=utf-8'],
+  '/task-history.js': ['task-history.js', 'text/javascript; charset=utf-8'],
   '/system-view.js': ['system-view.js', 'text/javascript; charset=utf-8'],
   '/app.css': ['app.css', 'text/css; charset=utf-8'],
 };
