@@ -17,6 +17,12 @@ export const ACTIVITY_KINDS = {
 /** How many of each kind are kept (the oldest go as new ones come). */
 export const ACTIVITY_KEEP = 200;
 
+/**
+ * A process trims a kind on its first record and then every this many: a reconciler pass that
+ * adopts a thousand sandboxes must not read the whole kind back a thousand times.
+ */
+const TRIM_EVERY = 25;
+
 export type RecordedAction = ReconcileAction & { at: string };
 
 /**
@@ -28,6 +34,7 @@ export type RecordedAction = ReconcileAction & { at: string };
 @Injectable()
 export class SandboxActivity {
   private readonly logger = new Logger('SandboxActivity');
+  private readonly untrimmed = new Map<string, number>();
 
   constructor(@Inject(RUNTIME_RECORD_STORE) private readonly records: RuntimeRecordStore) {}
 
@@ -70,6 +77,12 @@ export class SandboxActivity {
   ): Promise<void> {
     try {
       await this.records.insert({ kind, id: newId('act'), taskId, status, data, updatedAt: at });
+      const n = this.untrimmed.get(kind);
+      if (n !== undefined && n + 1 < TRIM_EVERY) {
+        this.untrimmed.set(kind, n + 1);
+        return;
+      }
+      this.untrimmed.set(kind, 0);
       const all = await this.newest(kind);
       // Several processes may trim at once: a record already gone is fine.
       for (const old of all.slice(ACTIVITY_KEEP)) await this.records.delete(kind, old.id);
