@@ -50,8 +50,39 @@ async function seed(home) {
       updatedAt: at,
     };
   });
-  await app.get(TASK_REPOSITORY).insertMany(tasks);
+  const repo = app.get(TASK_REPOSITORY);
+  await repo.insertMany(tasks);
+  // The feed's deletion check (one indexed lookup per shown id, in chunks of 1,000), against
+  // what a full scan of every id would cost.
+  const ids = tasks.map((t) => t.id);
+  const time = async (fn) => {
+    const ms = [];
+    for (let i = 0; i < 20; i++) {
+      const t = performance.now();
+      await fn();
+      ms.push(performance.now() - t);
+    }
+    return median(ms);
+  };
+  const check = async (n) => {
+    for (let i = 0; i < n; i += 1000) await repo.existingIds(ids.slice(i, Math.min(n, i + 1000)));
+  };
+  const deletionCheck = [
+    ['50 shown ids (one page)', fmt(await time(() => check(50)))],
+    ['1,000 shown ids', fmt(await time(() => check(1000)))],
+    ['5,000 shown ids (the cap)', fmt(await time(() => check(5000)))],
+    [
+      `for comparison: every task of ${TASKS} (list, full rows, 1,000 a page)`,
+      fmt(
+        await time(async () => {
+          for (let offset = 0; offset < TASKS; offset += 1000)
+            await repo.list({ limit: 1000, offset, sort: 'createdAt', order: 'desc' });
+        }),
+      ),
+    ],
+  ];
   await app.close();
+  return deletionCheck;
 }
 
 function startServe(home) {
@@ -118,7 +149,12 @@ async function main() {
   let browser;
   try {
     const s0 = performance.now();
-    await seed(home.dir);
+    const deletionCheck = await seed(home.dir);
+    printTable(
+      'dashboard: the change poll looking for deletions (SQLite, in-process, every 2 s)',
+      ['what', 'median ms'],
+      deletionCheck,
+    );
     console.log(`seeded ${TASKS} tasks in ${fmt(performance.now() - s0, 0)} ms (not measured)`);
     serve = await startServe(home.dir);
     const { base, child } = serve;
@@ -139,6 +175,30 @@ async function main() {
     const quiet = await churn(base, Math.ceil(CHANGES / 4), 'quiet');
     const quietCpu = (cpuMs(child.pid) - q0) / (2 * Math.ceil(CHANGES / 4));
     const idle = { rss: rssMiB(child.pid), heap: await heapMiB(base) };
+
+    // serve's CPU while one dashboard is open and nothing changes: the shared poll (changes and
+    // deletions) every 2 s, with the 50 ids of one page shown, then with 5,000 (the cap).
+    const idleCpu = async () => {
+      const c0 = cpuMs(child.pid);
+      await new Promise((r) => setTimeout(r, 10_000));
+      return (cpuMs(child.pid) - c0) / 10;
+    };
+    const sse = new AbortController();
+    const stream = await fetch(`${base}/api/events`, { signal: sse.signal });
+    const drain = stream.body.getReader();
+    void (async () => {
+      while (!(await drain.read().catch(() => ({ done: true }))).done);
+    })();
+    const idle50 = await idleCpu();
+    for (let offset = 0; offset < 5000; offset += 50) {
+      await (await fetch(`${base}/api/tasks?limit=50&offset=${offset}`)).json();
+    }
+    const idle5k = await idleCpu();
+    sse.abort();
+    console.log(
+      `serve CPU with one dashboard open and no changes (shared poll every 2 s): ` +
+        `${fmt(idle50)} ms/s with 50 shown ids, ${fmt(idle5k)} ms/s with 5,000`,
+    );
 
     if (!existsSync(CHROMIUM)) {
       printTable('dashboard: list with 10K tasks', ['what', 'first ms', 'median ms'], rows);
