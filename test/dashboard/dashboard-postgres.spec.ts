@@ -1,5 +1,7 @@
+import { ReconcilerService } from '../../src/modules/docker/reconciler.service';
 import { TaskLogService } from '../../src/modules/history/task-log.service';
 import { TasksService } from '../../src/modules/tasks/tasks.service';
+import { SANDBOX_RUNTIME, type SandboxRuntime } from '../../src/ports/sandbox-runtime.port';
 import { describePg, freshDatabase } from '../helpers/postgres';
 import { dashboardServer, type DashboardServer } from './harness';
 
@@ -59,5 +61,28 @@ describePg('dashboards of two serve instances on one Postgres', () => {
     expect(sys.health.checks.database).toMatchObject({ status: 'ok', driver: 'postgres' });
     feed.close();
     detail.close();
+  });
+
+  it("tells A's dashboards when B deletes a task they were shown, and shows B's reconciler actions", async () => {
+    const tasksB = b.app.get(TasksService);
+    const t = await tasksB.create({ name: 'deleted on B' });
+    const feed = await stream(`${a.base}/api/events`);
+    await feed.until(/"type":"hello"/);
+    const page = (await (await fetch(`${a.base}/api/tasks`)).json()) as { items: { id: string }[] };
+    expect(page.items.map((i) => i.id)).toContain(t.id);
+    await tasksB.delete(t.id, { force: true });
+    await feed.until(new RegExp(`"type":"deleted","id":"${t.id}"`));
+    feed.close();
+
+    // B's reconciler fails a live task whose sandbox vanished; A's system view lists it.
+    const lost = await tasksB.create({ name: 'lost on B', sandbox: {} });
+    await b.app.get<SandboxRuntime>(SANDBOX_RUNTIME).remove(lost.id);
+    await b.app.get(ReconcilerService).reconcile();
+    const sys = (await (await fetch(`${a.base}/api/system`)).json()) as {
+      reconciler: { kind: string; taskId: string }[];
+    };
+    expect(sys.reconciler).toEqual(
+      expect.arrayContaining([expect.objectContaining({ kind: 'failed-task', taskId: lost.id })]),
+    );
   });
 });
