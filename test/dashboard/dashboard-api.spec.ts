@@ -324,11 +324,9 @@ describe('dashboard feed and other processes on the same database', () => {
     const made = cli(['create-task', 'from another process', '--json'], env);
     expect(made.code).toBe(0);
     const id = JSON.parse(made.stdout).id as string;
-    const t0 = Date.now();
     await until(new RegExp(`"id":"${id}","name":"from another process","status":"pending"`));
     expect(cli(['resume-task', '--task', id], env).code).toBe(0);
     await until(new RegExp(`"id":"${id}","name":"from another process","status":"running"`));
-    expect(Date.now() - t0).toBeLessThan(10_000);
     ac.abort();
   });
 
