@@ -51,7 +51,9 @@ function sandboxPanel(t, sb) {
             ? live.state + (live.oomKilled ? ' (OOM-killed)' : '')
             : sb && sb.error
               ? `unknown: ${sb.error}`
-              : 'no container',
+              : sb && sb.elsewhere
+                ? `on the engine of host ${sb.elsewhere.engineName || '?'} (instance ${sb.elsewhere.instanceId}); ask a server there`
+                : 'no container',
         ],
         [
           'limits',
