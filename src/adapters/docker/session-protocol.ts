@@ -6,7 +6,9 @@
  * not while the caller waits. When the child ends, the session shell reports its exit status and
  * starts the next one.
  *
- * Input: the request is `set -- NONCE MARKER UNSET STATE WORKDIR ENVPRO ENVSAVE COMMAND STDIN`,
+ * Input: an empty line, read by the session shell (which then hands the session's stdin to the
+ * waiting child through that child's FIFO), then the request line, read once, by the child only:
+ * `set -- NONCE MARKER UNSET STATE WORKDIR ENVPRO ENVSAVE COMMAND STDIN`,
  * every value a POSIX single-quoted literal on one line ({@link oneLineQuote}: `'` becomes `'\''`,
  * a newline `'"$__N"'`; NUL is refused), evaluated by the child, which alone then evaluates the
  * command (`eval`). Quoting instead of base64 keeps the path free of forks (a `base64 -d` would
@@ -41,9 +43,12 @@ function childScript(dir: string): string {
     'unset __OCT_BODY',
     "__N='\n'",
     `__oct_bye() { rm -rf -- ${shellQuote(dir)}; kill -s TERM "$PPID" 2>/dev/null; exit 0; }`,
-    // stdin is the request FIFO: EOF (the session shell died or ended) ends this child too.
+    // stdin is the FIFO: its line says the request is ours to read (EOF: the session shell died
+    // or ended, so this child ends too). The request itself is read once, here, from the
+    // session's stdin (fd 5): busybox reads a pipe byte by byte, so a second copy would cost.
     'IFS= read -r __oct_req || exit 0',
-    'exec 0</dev/null',
+    'IFS= read -r __oct_req <&5 || exit 0',
+    'exec 0</dev/null 5<&-',
     'eval "$__oct_req"; unset __oct_req',
     `printf '${RS}oct:%s:S:%s${RS}' "$1" "$$" >&3`,
     '__oct_n=$1 __oct_c=$8 __oct_wd=$5 __oct_es=$7 __oct_in=/dev/null',
@@ -111,7 +116,7 @@ export function bootstrapScript(nonce: string, dir: string): string {
     `  __oct_k=0; __oct_spawn ${d}/q0; __oct_p=$__oct_next`,
     '  while :; do',
     '    IFS= read -r __oct_req <&5 || exit 0',
-    '    printf \'%s\\n\' "$__oct_req" >&6; exec 6>&-; unset __oct_req',
+    "    printf '\\n' >&6; exec 6>&-; unset __oct_req",
     `    __oct_k=$((1 - __oct_k)); __oct_spawn ${d}/q$__oct_k`,
     '    wait "$__oct_p"; __oct_r=$?',
     `    printf '${RS}oct:x:X:%s:%s${RS}' "$__oct_p" "$__oct_r" >&3`,
@@ -139,7 +144,10 @@ export interface CommandSpec {
 
 const NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
-/** The request line for one command (read by the waiting child). */
+/**
+ * The request for one command: an empty line the session shell reads (its signal to hand the
+ * session's stdin to the waiting child), then the request line the child reads.
+ */
 export function commandLine(c: CommandSpec): string {
   const env = Object.entries(c.env ?? {});
   for (const [k] of env) {
@@ -170,11 +178,11 @@ export function commandLine(c: CommandSpec): string {
     c.command,
     c.stdin ? c.stdin.toString('base64') : '',
   ];
-  return `set -- ${args.map(oneLineQuote).join(' ')}\n`;
+  return `\nset -- ${args.map(oneLineQuote).join(' ')}\n`;
 }
 
 /** Ends an idle session (its waiting child removes the logs and ends the shell). */
-export const CLOSE_LINE = '__oct_bye\n';
+export const CLOSE_LINE = '\n__oct_bye\n';
 
 /**
  * Names exported by `export -p` text as busybox ash, dash and bash print it (`export NAME='v'`,
