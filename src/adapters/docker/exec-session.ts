@@ -70,6 +70,8 @@ export class ExecSession {
   outBytes = 0;
   errBytes = 0;
   private hasSetsid = false;
+  /** Children source the request from /proc instead of reading it byte by byte. */
+  private sourced = false;
   private current?: Running;
   private stream!: NodeJS.ReadWriteStream & { destroy(): void };
   private deathListeners: ((why: string) => void)[] = [];
@@ -142,7 +144,8 @@ export class ExecSession {
       );
     }
     this.shellPid = r.pid;
-    this.hasSetsid = r.rc === 1;
+    this.hasSetsid = ((r.rc ?? 0) & 1) === 1;
+    this.sourced = ((r.rc ?? 0) & 2) === 2;
     this.baseNames = new Set(exportedNames(r.env ?? '').filter((n) => n !== '__OCT_CWD'));
   }
 
@@ -229,6 +232,7 @@ export class ExecSession {
         workdir: req.workdir,
         env: req.env,
         command: req.command.shell,
+        sourced: this.sourced,
         stdin:
           req.stdin === undefined
             ? undefined

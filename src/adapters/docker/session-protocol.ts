@@ -40,16 +40,18 @@ export function oneLineQuote(s: string): string {
  */
 function childScript(dir: string): string {
   return [
-    'unset __OCT_BODY',
+    '__oct_dot=${__OCT_DOT-}; unset __OCT_BODY __OCT_DOT',
     "__N='\n'",
     `__oct_bye() { rm -rf -- ${shellQuote(dir)}; kill -s TERM "$PPID" 2>/dev/null; exit 0; }`,
     // stdin is the FIFO: its line says the request is ours to read (EOF: the session shell died
     // or ended, so this child ends too). The request itself is read once, here, from the
-    // session's stdin (fd 5): busybox reads a pipe byte by byte, so a second copy would cost.
+    // session's stdin (fd 5). `read` takes a pipe byte by byte (~1.5 µs a byte in busybox), so
+    // where /proc shows fd 5 the request is sourced instead (`.` reads in blocks; the request
+    // ends with `return`, and nothing follows it in the pipe until this command has ended).
     'IFS= read -r __oct_req || exit 0',
-    'IFS= read -r __oct_req <&5 || exit 0',
-    'exec 0</dev/null 5<&-',
-    'eval "$__oct_req"; unset __oct_req',
+    'if [ -n "$__oct_dot" ]; then . /proc/self/fd/5; else IFS= read -r __oct_req <&5 && eval "$__oct_req"; fi',
+    'exec 0</dev/null 5<&-; unset __oct_req __oct_dot',
+    '[ $# -eq 9 ] || exit 0',
     `printf '${RS}oct:%s:S:%s${RS}' "$1" "$$" >&3`,
     '__oct_n=$1 __oct_c=$8 __oct_wd=$5 __oct_es=$7 __oct_in=/dev/null',
     'if [ -n "$9" ]; then __oct_in=/tmp/.opencode-stdin-$1; printf %s "$9" | base64 -d >"$__oct_in"; fi',
@@ -100,27 +102,32 @@ export function bootstrapScript(nonce: string, dir: string): string {
     'exec 1>&3 2>&4',
     `__OCT_CHILD=${shellQuote(childScript(dir))}`,
     'if command -v setsid >/dev/null 2>&1; then __OCT_SETSID=setsid; else __OCT_SETSID=; fi',
+    // E's payload: 1 = setsid exists, + 2 = children can source the request from /proc.
+    '__oct_f=${__OCT_SETSID:+1}; __oct_f=${__oct_f:-0}',
+    'if [ -r /proc/self/fd/5 ]; then __OCT_DOT=1; __oct_f=$((__oct_f + 2)); else __OCT_DOT=; fi',
     // One function, called on the last line: the shell has read all of this script before it
     // reports (and so before any request arrives on the same stdin for a child to read).
     '__oct_main() {',
     '  __OCT_CWD=$PWD; export __OCT_CWD',
     `  { printf '%sV${RS}' ${f}; export -p; printf '%sW${RS}' ${f}; } >&3`,
     '  unset __OCT_CWD',
-    `  printf '%sS:%s${RS}%sE:%s${RS}' ${f} "$$" ${f} "\${__OCT_SETSID:+1}" >&3`,
+    `  printf '%sS:%s${RS}%sE:%s${RS}' ${f} "$$" ${f} "$__oct_f" >&3`,
     `  printf '%sE:0${RS}' ${f} >&4`,
     // The child's script travels in the environment, so `ps` shows `sh -c eval…`.
-    // A child is always started and waiting before its request exists: the shell hands the
-    // request over through a FIFO whose write end only it holds, then at once starts the spare
-    // for the next command (on the other FIFO) while this one runs.
-    `  __oct_spawn() { __OCT_BODY=$__OCT_CHILD $__OCT_SETSID sh -c 'eval "$__OCT_BODY"' oct <"$1" >&3 2>&4 & __oct_next=$!; until command exec 6>"$1"; do :; done 2>/dev/null; }`,
+    // A child is started and waiting before its request exists: the shell hands the request
+    // over through a FIFO whose write end only it holds. The spare for the next command (on the
+    // other FIFO) is started once this one has ended and its end is reported: starting it
+    // (fork, exec setsid, exec sh: ~1 ms of CPU) while the command runs made every command wait
+    // for a core on a busy machine; after the end it overlaps the server's reply instead.
+    `  __oct_spawn() { __OCT_BODY=$__OCT_CHILD __OCT_DOT=$__OCT_DOT $__OCT_SETSID sh -c 'eval "$__OCT_BODY"' oct <"$1" >&3 2>&4 & __oct_next=$!; until command exec 6>"$1"; do :; done 2>/dev/null; }`,
     `  __oct_k=0; __oct_spawn ${d}/q0; __oct_p=$__oct_next`,
     '  while :; do',
     '    IFS= read -r __oct_req <&5 || exit 0',
     "    printf '\\n' >&6; exec 6>&-; unset __oct_req",
-    `    __oct_k=$((1 - __oct_k)); __oct_spawn ${d}/q$__oct_k`,
     '    wait "$__oct_p"; __oct_r=$?',
     `    printf '${RS}oct:x:X:%s:%s${RS}' "$__oct_p" "$__oct_r" >&3`,
     `    printf '${RS}oct:x:X:%s:%s${RS}' "$__oct_p" "$__oct_r" >&4`,
+    `    __oct_k=$((1 - __oct_k)); __oct_spawn ${d}/q$__oct_k`,
     '    __oct_p=$__oct_next',
     '  done',
     '}',
@@ -140,6 +147,8 @@ export interface CommandSpec {
   env?: Record<string, string>;
   command: string;
   stdin?: Buffer;
+  /** The child sources the request (E payload bit 2): it ends with `return`. */
+  sourced?: boolean;
 }
 
 const NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
@@ -178,7 +187,7 @@ export function commandLine(c: CommandSpec): string {
     c.command,
     c.stdin ? c.stdin.toString('base64') : '',
   ];
-  return `\nset -- ${args.map(oneLineQuote).join(' ')}\n`;
+  return `\nset -- ${args.map(oneLineQuote).join(' ')}\n${c.sourced ? 'return\n' : ''}`;
 }
 
 /** Ends an idle session (its waiting child removes the logs and ends the shell). */
