@@ -39,6 +39,11 @@ export interface SandboxOptions {
   execSessions: number;
   /** How long execute_in_task waits before answering `running` (the command goes on). */
   execYieldMs: number;
+  /**
+   * How long a finished re-attachable execution's record (and so its idempotency key) is kept
+   * after it ended; a replay after that runs the command anew.
+   */
+  execKeyTtlMs: number;
   /** Warm pool: idle started sandboxes kept per profile (0 = off), total cap, idle TTL. */
   warmPool: { size: number; max: number; ttlMs: number };
 }
@@ -63,6 +68,7 @@ export const SANDBOX_DEFAULTS: Omit<SandboxOptions, 'mountAllowList'> = {
   memoryAlertPercent: 90,
   execSessions: 4,
   execYieldMs: 30_000,
+  execKeyTtlMs: 24 * 3_600_000,
   warmPool: { size: 0, max: 8, ttlMs: 10 * 60_000 },
 };
 
@@ -108,6 +114,7 @@ export const SANDBOX_ENV_VARS: Record<string, string> = {
   OPENCODE_SANDBOX_RECONCILE_INTERVAL: `reconcile period in serve/mcp (duration, default ${D.reconcileIntervalMs / 60_000}m; 0 = only at start-up)`,
   OPENCODE_EXEC_SESSIONS: `persistent shell sessions per task for shell-string commands; more concurrent calls queue (default ${D.execSessions}; 0 = one docker exec per command)`,
   OPENCODE_EXEC_YIELD: `how long execute_in_task waits before answering status "running" with the output so far; exec_poll / exec_wait / exec_kill continue it (duration, default ${D.execYieldMs / 1000}s)`,
+  OPENCODE_EXEC_KEY_TTL: `how long an idempotency key (and the record of a re-attachable execution) is kept after its execution ended; a replay after that runs the command anew (duration, default ${D.execKeyTtlMs / 3_600_000}h)`,
   OPENCODE_WARM_POOL: `idle, started sandboxes kept ready per sandbox profile by serve/mcp (default ${D.warmPool.size} = off; opencode-tools pool --size changes it at run time)`,
   OPENCODE_WARM_POOL_MAX: `most warm sandboxes over all profiles (default ${D.warmPool.max})`,
   OPENCODE_WARM_POOL_TTL: `a warm sandbox unclaimed this long is removed (duration, default ${D.warmPool.ttlMs / 60_000}m)`,
@@ -233,6 +240,10 @@ export function sandboxOptionsFromEnv(
   );
   v('OPENCODE_WARM_POOL_TTL', (r) => (out.warmPool!.ttlMs = dur('OPENCODE_WARM_POOL_TTL')(r)));
   v('OPENCODE_EXEC_YIELD', (r) => (out.execYieldMs = dur('OPENCODE_EXEC_YIELD')(r)));
+  v('OPENCODE_EXEC_KEY_TTL', (r) => {
+    out.execKeyTtlMs = dur('OPENCODE_EXEC_KEY_TTL')(r);
+    if (out.execKeyTtlMs <= 0) throw new ValidationError('OPENCODE_EXEC_KEY_TTL', 'must be > 0');
+  });
   const res = resolveSandboxOptions(out);
   for (const k of ['cpus', 'memoryMb', 'pids'] as const) {
     if (res.defaults[k] > res.max[k]) {

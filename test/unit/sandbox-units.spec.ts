@@ -72,12 +72,14 @@ describe('sandbox configuration from the environment', () => {
         OPENCODE_SANDBOX_NETWORKS: 'none,internal',
         OPENCODE_EXEC_TIMEOUT: '2m',
         OPENCODE_SANDBOX_MOUNTS: '/srv/a:/srv/b',
+        OPENCODE_EXEC_KEY_TTL: '36h',
       }),
     );
     expect(o).toMatchObject({
       max: { memoryMb: 2048 },
       allowedNetworks: ['none', 'internal'],
       execTimeoutMs: 120_000,
+      execKeyTtlMs: 36 * 3_600_000,
       mountAllowList: ['/srv/a', '/srv/b'],
     });
   });
@@ -97,6 +99,7 @@ describe('sandbox configuration from the environment', () => {
       /^OPENCODE_SANDBOX_MOUNTS: 'relative\/dir' is not an absolute path/,
     ],
     [{ OPENCODE_SANDBOX_RUNTIME: 'podman' }, /^OPENCODE_SANDBOX_RUNTIME/],
+    [{ OPENCODE_EXEC_KEY_TTL: '0' }, /^OPENCODE_EXEC_KEY_TTL: must be > 0/],
   ])('%j is an error naming the variable', (vars, msg) => {
     expect(() => sandboxOptionsFromEnv(env(vars))).toThrow(msg);
   });

@@ -1,4 +1,4 @@
-import { Inject, Injectable, Logger, Optional } from '@nestjs/common';
+import { Inject, Injectable, Logger, Optional, type OnApplicationShutdown } from '@nestjs/common';
 import { OPENCODE_OPTIONS, type OpenCodeToolsOptions } from '../../config/options';
 import { CappedOutput } from '../../domain/capped-output';
 import { DomainError, NotFoundError, ValidationError } from '../../domain/errors';
@@ -35,8 +35,30 @@ const RECOVER_READ_MAX = 16 * 1024 * 1024;
 const RECOVER_POLL_MS = 250;
 /** A `starting` record older than this never got its command started (the process died). */
 const STARTING_STALE_MS = 30_000;
+/**
+ * The sweep kills a command no process of ours runs this long after its deadline: the process
+ * that runs a command kills it at the deadline itself, so another instance only steps in once
+ * that process evidently did not (it died, or was restarted).
+ */
+export const DEADLINE_GRACE_MS = 2_000;
+/** Longest pause between two sweeps (new records of dead processes are found within it). */
+const SWEEP_MAX_MS = 60_000;
+/** While a killed command has not reported its end, the sweep looks again this often. */
+const SWEEP_RETRY_MS = 500;
+/** Finished records past the key TTL are purged at most this often (and at the first sweep). */
+const PURGE_EVERY_MS = 10 * 60_000;
 
 export type ExecStatus = 'running' | 'completed' | 'lost';
+
+/** What one sweep did (see {@link LiveExecutionsService.sweep}). */
+export interface SweepReport {
+  /** Executions killed at their deadline (no process of ours was running them). */
+  killed: string[];
+  /** Executions found ended (journaled, record completed) or lost. */
+  finished: string[];
+  /** Finished records removed because their key TTL passed. */
+  purged: number;
+}
 
 /** An execution as execute_in_task / exec_wait / exec_kill return it. */
 export interface ExecView extends Omit<SandboxExecResult, 'detached'> {
@@ -127,9 +149,13 @@ async function within<T, F>(p: Promise<T>, ms: number, fallback: F): Promise<T |
  * session logs in the sandbox, which hold its output and end as they arrive.
  */
 @Injectable()
-export class LiveExecutionsService {
+export class LiveExecutionsService implements OnApplicationShutdown {
   private readonly logger = new Logger('Executions');
   private readonly live = new Map<string, Live>();
+  private sweepTimer?: NodeJS.Timeout;
+  private sweeping?: Promise<SweepReport>;
+  private lastPurge = 0;
+  private timerOn = false;
 
   constructor(
     private readonly sandboxes: SandboxService,
@@ -157,15 +183,23 @@ export class LiveExecutionsService {
       if (!key.trim() || key.length > 200) {
         throw new ValidationError('idempotencyKey', 'must be 1 to 200 characters');
       }
-      const ins = await this.records.insert({
-        kind: KIND,
-        id,
-        taskId,
-        key: `${taskId}:${key}`,
-        status: 'starting',
-        data: { command: [], startedAt: now, timeoutMs: 0, deadline: 0 } satisfies RecordData,
-        updatedAt: now,
-      });
+      const claim = () =>
+        this.records.insert({
+          kind: KIND,
+          id,
+          taskId,
+          key: `${taskId}:${key}`,
+          status: 'starting',
+          data: { command: [], startedAt: now, timeoutMs: 0, deadline: 0 } satisfies RecordData,
+          updatedAt: now,
+        });
+      let ins = await claim();
+      if (!ins.created && this.keyExpired(ins.record)) {
+        // The key outlived OPENCODE_EXEC_KEY_TTL: the command runs anew (the old execution stays
+        // in the journal). Two replays racing here still run it once: the insert is atomic.
+        await this.records.delete(KIND, ins.record.id);
+        ins = await claim();
+      }
       if (!ins.created) {
         const v = await this.wait(ins.record.id, yieldMs);
         return { ...v, replayed: true };
@@ -294,9 +328,121 @@ export class LiveExecutionsService {
     return this.wait(executionId, 5000);
   }
 
+  /**
+   * Server processes (`serve`, `mcp`): a sweep now, then one at the next deadline of a command no
+   * process of ours runs (and at least every minute), so that such a command is killed at its
+   * `timeoutMs` even when nobody polls it, and finished records past the key TTL are purged.
+   */
+  startTimer(): void {
+    this.timerOn = true;
+    this.runSweep();
+  }
+
+  stopTimer(): void {
+    this.timerOn = false;
+    if (this.sweepTimer) clearTimeout(this.sweepTimer);
+    this.sweepTimer = undefined;
+  }
+
+  onApplicationShutdown(): void {
+    this.stopTimer();
+  }
+
+  private runSweep(): void {
+    if (this.sweepTimer) clearTimeout(this.sweepTimer);
+    this.sweepTimer = undefined;
+    void this.sweep()
+      .catch((e: Error) => {
+        this.logger.warn(`execution sweep failed: ${e.message}`);
+        return { next: Date.now() + SWEEP_MAX_MS };
+      })
+      .then((r) => {
+        if (!this.timerOn) return;
+        const next = (r as { next?: number }).next ?? Date.now() + SWEEP_MAX_MS;
+        this.sweepTimer = setTimeout(() => this.runSweep(), Math.max(0, next - Date.now()));
+        this.sweepTimer.unref();
+      });
+  }
+
+  /**
+   * One pass over the executions no process of ours is running (concurrent callers share it):
+   * one past its deadline (plus {@link DEADLINE_GRACE_MS}) is killed, one found ended is journaled
+   * and its record completed, a `starting` one whose process died is marked lost; finished records
+   * whose key TTL passed are removed. `next` is when the next pass is due.
+   */
+  sweep(): Promise<SweepReport & { next: number }> {
+    this.sweeping ??= this.sweepOnce().finally(() => (this.sweeping = undefined));
+    return this.sweeping as Promise<SweepReport & { next: number }>;
+  }
+
+  private async sweepOnce(): Promise<SweepReport & { next: number }> {
+    const report: SweepReport & { next: number } = {
+      killed: [],
+      finished: [],
+      purged: 0,
+      next: Date.now() + SWEEP_MAX_MS,
+    };
+    const due = (at: number) => (report.next = Math.min(report.next, at));
+    for (const rec of await this.records.list(KIND, { status: ['running', 'starting'] })) {
+      if (this.live.has(rec.id)) continue; // this process runs it: its own timer kills it
+      const data = rec.data as unknown as RecordData;
+      const now = Date.now();
+      if (rec.status === 'starting') {
+        const stale = Date.parse(rec.updatedAt) + STARTING_STALE_MS;
+        if (now < stale) {
+          due(stale);
+          continue;
+        }
+      } else if (!data.timedOut && !data.killed && now < data.deadline + DEADLINE_GRACE_MS) {
+        due(data.deadline + DEADLINE_GRACE_MS);
+        continue;
+      }
+      try {
+        const wasKilled = !!data.timedOut;
+        const v = await this.recovered(rec.id);
+        if (v.status === 'running') due(Date.now() + SWEEP_RETRY_MS);
+        else report.finished.push(rec.id);
+        const after = await this.records.get(KIND, rec.id);
+        if (!wasKilled && (after?.data as unknown as RecordData | undefined)?.timedOut) {
+          report.killed.push(rec.id);
+          this.logger.warn(
+            `execution ${rec.id} (task ${rec.taskId}) passed its ${data.timeoutMs}ms timeout with no process running it; killed it`,
+          );
+        }
+      } catch (e) {
+        this.logger.warn(`sweep: execution ${rec.id}: ${(e as Error).message}`);
+        due(Date.now() + SWEEP_MAX_MS);
+      }
+    }
+    if (Date.now() - this.lastPurge >= PURGE_EVERY_MS) {
+      this.lastPurge = Date.now();
+      report.purged = await this.purgeExpired();
+    }
+    return report;
+  }
+
+  /** Removes finished execution records whose key TTL passed; returns how many. */
+  async purgeExpired(): Promise<number> {
+    let n = 0;
+    for (const rec of await this.records.list(KIND, { status: ['completed', 'lost'] })) {
+      if (this.keyExpired(rec) && (await this.records.delete(KIND, rec.id))) n++;
+    }
+    return n;
+  }
+
+  /** A finished record (completed or lost) that ended longer than OPENCODE_EXEC_KEY_TTL ago. */
+  private keyExpired(rec: RuntimeRecord): boolean {
+    if (rec.status !== 'completed' && rec.status !== 'lost') return false;
+    return Date.now() - Date.parse(rec.updatedAt) > this.options.sandbox.execKeyTtlMs;
+  }
+
   /** Journals a finished in-process execution and marks its record. */
   private finished(l: Live, r: SandboxExecResult): void {
-    if (r.detached) return; // the command runs on; whoever re-attaches finishes it
+    if (r.detached) {
+      // The command runs on without us: poll, wait and the sweep re-attach through its record.
+      if (l.recorded) this.live.delete(r.executionId);
+      return;
+    }
     l.result = r;
     if (l.recorded) {
       void this.write(l, (x) => this.save(x.s.executionId, 'completed', this.dataOf(x)));
