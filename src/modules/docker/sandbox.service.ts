@@ -27,6 +27,8 @@ import { resolveSandboxConfig } from './sandbox-policy';
 import { SANDBOX_EVENTS, type SandboxExecEvent, type SandboxPullEvent } from './sandbox.events';
 
 const envName = /^[A-Za-z_][A-Za-z0-9_]*$/;
+/** Built once: a zod schema costs more to build than to check (it ran on every exec). */
+const TASK_ID = z.string().trim().min(1, 'is required');
 
 export const execInputSchema = z
   .object({
@@ -348,7 +350,7 @@ export class SandboxService {
 
   /** The task, which must exist, be unfinished and have a sandbox; and the agent attached. */
   private async liveTask(taskId: string, agentId?: string): Promise<Task> {
-    const id = parseOrThrow(z.string().trim().min(1, 'is required'), taskId, 'taskId');
+    const id = parseOrThrow(TASK_ID, taskId, 'taskId');
     const task = await this.tasks.findById(id);
     if (!task) throw new NotFoundError('task', id);
     if (!task.sandbox) {
