@@ -91,6 +91,20 @@ describeDocker('sandboxes on two engines sharing one registry (built binary, rea
     expect(ok).toMatchObject({ code: 0, stdout: '' });
   });
 
+  it('a running execution polled through the other instance is refused, not marked lost', () => {
+    const started = cli(
+      ['exec', '--task', onA, '--yield', '200ms', '--json', '--shell', 'sleep 3; echo done'],
+      a,
+    );
+    expect(started.code).toBe(75);
+    const id = JSON.parse(started.stdout).executionId as string;
+    const poll = cli(['exec-poll', id], b);
+    expect(poll.code).toBe(5);
+    expect(poll.stderr).toMatch(/runs on the Docker engine of host/);
+    const done = cli(['exec-wait', id, '--json'], a);
+    expect(JSON.parse(done.stdout)).toMatchObject({ status: 'completed', stdout: 'done\n' });
+  });
+
   it("a cancel through the other instance is finished by the owner's reconciler", () => {
     expect(cli(['cancel-task', onA, '--reason', 'done elsewhere'], b).code).toBe(0);
     expect(containersOf(onA)).toEqual(['running']); // B could not stop it

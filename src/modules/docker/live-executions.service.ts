@@ -18,6 +18,7 @@ import {
   type SessionCommandInfo,
 } from '../../ports/sandbox-runtime.port';
 import { ExecutionsService } from '../history/executions.service';
+import { SandboxPlacementService } from './sandbox-placement.service';
 import {
   SandboxService,
   type ExecInput,
@@ -163,6 +164,7 @@ export class LiveExecutionsService implements OnApplicationShutdown {
     @Inject(RUNTIME_RECORD_STORE) private readonly records: RuntimeRecordStore,
     @Inject(OPENCODE_OPTIONS) private readonly options: OpenCodeToolsOptions,
     @Optional() private readonly journal?: ExecutionsService,
+    @Optional() private readonly placement?: SandboxPlacementService,
   ) {}
 
   /** Runs a command; cancelling `signal` before the answer kills it. */
@@ -385,6 +387,8 @@ export class LiveExecutionsService implements OnApplicationShutdown {
     const due = (at: number) => (report.next = Math.min(report.next, at));
     for (const rec of await this.records.list(KIND, { status: ['running', 'starting'] })) {
       if (this.live.has(rec.id)) continue; // this process runs it: its own timer kills it
+      // A command in a sandbox on another host's engine is that host's to sweep.
+      if (rec.taskId && this.placement && !(await this.placement.isHere(rec.taskId))) continue;
       const data = rec.data as unknown as RecordData;
       const now = Date.now();
       if (rec.status === 'starting') {
@@ -551,6 +555,11 @@ export class LiveExecutionsService implements OnApplicationShutdown {
     }
     const data = rec.data as unknown as RecordData;
     const taskId = rec.taskId!;
+    // A command in a sandbox on another host's engine is not lost, only out of reach from here:
+    // refuse (naming that host) rather than record it as lost for everyone.
+    if (rec.status === 'running' || rec.status === 'starting') {
+      await this.placement?.assertHere(taskId);
+    }
     if (rec.status === 'completed') {
       const j = await this.journal?.get(executionId).catch(() => null);
       if (j) return this.fromJournal(j);
