@@ -5,9 +5,8 @@
 // BENCH_DOCKER_EXEC_N (exec iterations, default 60), BENCH_DOCKER_CONCURRENT (default 20).
 import { spawnSync } from 'node:child_process';
 import { performance } from 'node:perf_hooks';
-import { dist, fmt, printTable, require } from './lib.mjs';
+import { dist, fmt, printTable, require, dockerOrSkip } from './lib.mjs';
 
-const Docker = require('dockerode');
 const { createDockerSandboxRuntime } = dist('adapters/docker/index.js');
 const { resolveSandboxConfig } = dist('modules/docker/sandbox-policy.js');
 const { resolveOptions } = dist('config/options.js');
@@ -18,16 +17,7 @@ const N = Number(process.env.BENCH_DOCKER_N ?? 20);
 const EXEC_N = Number(process.env.BENCH_DOCKER_EXEC_N ?? 60);
 const CONCURRENT = Number(process.env.BENCH_DOCKER_CONCURRENT ?? 20);
 
-const docker = new Docker();
-try {
-  await docker.ping();
-  await docker.getImage(IMAGE).inspect();
-} catch (err) {
-  console.log(
-    `docker bench skipped: engine or image ${IMAGE} unavailable (${err.code ?? err.message}); run scripts/start-docker.sh`,
-  );
-  process.exit(0);
-}
+const docker = await dockerOrSkip('docker', IMAGE);
 
 const runtime = await createDockerSandboxRuntime(docker);
 const options = resolveOptions({

@@ -62,3 +62,19 @@ export function printTable(title, head, rows) {
     if (j === 0) console.log(w.map((n) => '-'.repeat(n)).join('  '));
   }
 }
+
+/** The Docker engine with `image` present, or exit 0 with a line saying why the bench is skipped. */
+export async function dockerOrSkip(bench, image) {
+  const Docker = require('dockerode');
+  const docker = new Docker();
+  try {
+    await docker.ping();
+    await docker.getImage(image).inspect();
+  } catch (err) {
+    console.log(
+      `${bench} bench skipped: engine or image ${image} unavailable (${err.code ?? err.message}); run scripts/start-docker.sh`,
+    );
+    process.exit(0);
+  }
+  return docker;
+}

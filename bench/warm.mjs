@@ -10,9 +10,8 @@
 import { performance } from 'node:perf_hooks';
 import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
-import { dist, fmt, printTable, require, tempDir } from './lib.mjs';
+import { dist, fmt, printTable, require, tempDir, dockerOrSkip } from './lib.mjs';
 
-const Docker = require('dockerode');
 require('reflect-metadata');
 const { NestFactory } = require('@nestjs/core');
 const { Module } = require('@nestjs/common');
@@ -28,16 +27,7 @@ const IMAGE = process.env.OPENCODE_SANDBOX_IMAGE ?? 'opencode-tools-test:busybox
 const CREATE_N = Number(process.env.BENCH_WARM_CREATE_N ?? 20);
 const EXEC_N = Number(process.env.BENCH_WARM_EXEC_N ?? 300);
 
-const docker = new Docker();
-try {
-  await docker.ping();
-  await docker.getImage(IMAGE).inspect();
-} catch (err) {
-  console.log(
-    `warm bench skipped: engine or image ${IMAGE} unavailable (${err.code ?? err.message})`,
-  );
-  process.exit(0);
-}
+const docker = await dockerOrSkip('warm', IMAGE);
 
 const pct = (xs, q) => {
   const s = [...xs].sort((a, b) => a - b);
