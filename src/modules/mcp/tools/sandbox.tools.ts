@@ -100,19 +100,7 @@ export class SandboxTools implements McpToolProvider {
               "A key of your choosing for this command in this task: a retry with the same key returns the first call's execution instead of running the command again.",
             ),
         },
-        output: {
-          executionId: z.string(),
-          status: z.enum(['running', 'completed', 'lost']),
-          replayed: z.boolean().optional(),
-          exitCode: z.number().int().nullable(),
-          stdout: z.string(),
-          stderr: z.string(),
-          timedOut: z.boolean(),
-          truncated: z.boolean(),
-          stdoutBytes: z.number().int(),
-          stderrBytes: z.number().int(),
-          durationMs: z.number(),
-        },
+        output: { ...execShape, replayed: z.boolean().optional() },
         annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: false },
         async handler(a, ctx) {
           const started = Date.now();
