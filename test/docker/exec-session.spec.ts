@@ -1,5 +1,6 @@
 import Docker from 'dockerode';
 import { createDockerSandboxRuntime } from '../../src/adapters/docker';
+import { ExecSession, type SessionState } from '../../src/adapters/docker/exec-session';
 import { newId } from '../../src/domain/ids';
 import type { ExecRequest, SandboxRuntime } from '../../src/ports/sandbox-runtime.port';
 import { sandboxConfig } from '../contract/sandbox-runtime.contract';
@@ -159,5 +160,50 @@ describeDocker('exec sessions (real engine)', () => {
   it('labels: the sandbox is ours and nothing else was created', async () => {
     const c = await docker.getContainer(`oct-${taskId}`).inspect();
     expect(c.Config.Labels['opencode-tools.instance-id']).toBe('exec-session-spec');
+  });
+
+  it('reads requests the same way without /proc (line by line with read) as by sourcing them', async () => {
+    const container = docker.getContainer(`oct-${taskId}`);
+    const big = 'x'.repeat(70_000);
+    const results: unknown[] = [];
+    for (const source of [true, false]) {
+      const s = await ExecSession.open(docker, container, { source });
+      expect((s as unknown as { sourced: boolean }).sourced).toBe(source);
+      let state: SessionState | undefined;
+      const run = async (shell: string, extra: Partial<Omit<ExecRequest, 'command'>> = {}) => {
+        const r = await s.start(
+          { timeoutMs: 10_000, outputCapBytes: 1 << 20, ...extra, command: { shell } },
+          state,
+        ).finished;
+        state = r.state ?? state;
+        const { durationMs: _d, ...rest } = r.result;
+        void _d;
+        return rest;
+      };
+      try {
+        results.push([
+          await run(
+            `printf '%s|' "it's" 'two\nlines' "$(printf 'a\tb')" 'ünï' ; echo e >&2; exit 3`,
+          ),
+          await run('mkdir -p /tmp/src-mode && cd /tmp/src-mode && export Q=\'x "y"\n z\''),
+          await run('pwd; printf "%s" "$Q"; echo; echo "$ONE"', { env: { ONE: "o'ne\n2" } }),
+          await run(`printf %s '${big}' | wc -c`),
+          await run('od -An -tx1 | tr -d " \n"', { stdin: Buffer.from([0, 1, 255, 10, 39]) }),
+          await run('cd /workspace; unset Q'),
+        ]);
+      } finally {
+        s.retire();
+      }
+    }
+    expect(results[0]).toEqual(results[1]);
+    const [quoted, , carried, size, bin] = results[0] as { stdout: string; exitCode: number }[];
+    expect(quoted).toMatchObject({
+      stdout: "it's|two\nlines|a\tb|ünï|",
+      stderr: 'e\n',
+      exitCode: 3,
+    });
+    expect(carried!.stdout).toBe('/tmp/src-mode\nx "y"\n z\no\'ne\n2\n');
+    expect(size!.stdout.trim()).toBe('70000');
+    expect(bin!.stdout).toBe('0001ff0a27');
   });
 });

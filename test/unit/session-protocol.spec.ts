@@ -66,6 +66,27 @@ describe('exec session protocol', () => {
     });
   });
 
+  it("ends a command at its child's Z frame on both streams, before the shell's X", () => {
+    const out = Buffer.from(
+      `\x1eoct:${N}:S:9\x1ehi\n\x1eoct:${N}:V\x1eexport A='1'\x1eoct:${N}:W\x1e\x1eoct:${N}:Z:3\x1eafter\x1eoct:x:X:9:3\x1e`,
+    );
+    const err = Buffer.from(`e\x1eoct:${N}:Z:3\x1eafter`);
+    expect(parseSessionLogs(N, out, err)).toEqual({
+      stdout: Buffer.from('hi\n'),
+      stderr: Buffer.from('e'),
+      exitCode: 3,
+      pid: 9,
+    });
+    // Another command's Z does not end this one.
+    const other = 'cd'.repeat(16);
+    expect(
+      parseSessionLogs(N, Buffer.from(`\x1eoct:${N}:S:9\x1ea\x1eoct:${other}:Z:0\x1e`), err),
+    ).toEqual({ stdout: Buffer.from('a'), stderr: Buffer.from('e'), pid: 9 });
+    expect(scan([Buffer.from(`\x1eoct:${N}:Z:-1\x1e`)]).frames).toEqual([
+      { kind: 'Z', nonce: N, value: -1 },
+    ]);
+  });
+
   it('reads exported names from export -p text, values spanning lines', () => {
     const text = `export A='x'\nexport B='multi\nexport FAKE=1'\nexport C\nexport D='it'"'"'s'\ndeclare -x E="q\\"x"\n`;
     expect(exportedNames(text)).toEqual(['A', 'B', 'C', 'D', 'E']);

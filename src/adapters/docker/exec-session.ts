@@ -84,10 +84,17 @@ export class ExecSession {
     this.dir = `${SESSION_ROOT}/${sid}`;
   }
 
-  /** Starts the shell and waits for its first report (pid, environment, setsid). */
-  static async open(client: Docker, container: Docker.Container): Promise<ExecSession> {
+  /**
+   * Starts the shell and waits for its first report (pid, environment, setsid). `source: false`
+   * makes children read requests with `read`, as in a sandbox without /proc (for tests).
+   */
+  static async open(
+    client: Docker,
+    container: Docker.Container,
+    opts: { source?: boolean } = {},
+  ): Promise<ExecSession> {
     const s = new ExecSession(client, container, randomBytes(16).toString('hex'));
-    await s.boot();
+    await s.boot(opts);
     return s;
   }
 
@@ -95,7 +102,7 @@ export class ExecSession {
     this.deathListeners.push(fn);
   }
 
-  private async boot(): Promise<void> {
+  private async boot(opts: { source?: boolean }): Promise<void> {
     const exec = await docker(() =>
       this.container.exec({
         Cmd: ['/bin/sh'],
@@ -129,7 +136,7 @@ export class ExecSession {
     this.stream.on('error', (e: Error) => this.die(`session stream error: ${e.message}`));
 
     const { state: r, finished } = this.track(this.sid);
-    this.stream.write(bootstrapScript(this.sid, this.dir));
+    this.stream.write(bootstrapScript(this.sid, this.dir, opts));
     let timer: NodeJS.Timeout | undefined;
     const ok = await Promise.race([
       finished.then(() => true),
@@ -179,12 +186,18 @@ export class ExecSession {
 
   private onFrame(stream: 'stdout' | 'stderr', f: Frame): void {
     const c = this.current;
-    // X (a child's end) has no nonce: children run one at a time, so it ends the current command.
-    if (!c || (f.kind !== 'X' && f.nonce !== c.nonce)) return;
+    if (!c) return;
+    if (f.kind === 'X') {
+      // The session shell saw a child end. It is this command's end only when the child did not
+      // report one (killed, or it replaced its shell): a child that did is usually gone after the
+      // next command started, and its X then names a pid that is not the current command's.
+      if (c.pid === undefined || f.pid !== c.pid) return;
+    } else if (f.nonce !== c.nonce) return;
     if (f.kind === 'S') c.pid = f.value;
     else if (f.kind === 'V') c.env = f.text;
     else {
       if (stream === 'stdout') {
+        if (c.outEnded) return;
         c.rc = f.value;
         c.outEnded = true;
       } else c.errEnded = true;
@@ -197,6 +210,9 @@ export class ExecSession {
     this.alive = false;
     this.current?.done();
     for (const fn of this.deathListeners) fn(why);
+    // The children started ahead read the session's stdin: its EOF ends them (and then the
+    // output tees), also when the session shell was killed from inside the sandbox.
+    this.close();
   }
 
   /**

@@ -1,13 +1,11 @@
 /**
  * The wire protocol of a persistent exec session: one long-lived `/bin/sh` (a `docker exec` with
- * stdin attached) that always keeps the *next* command's child shell started and waiting: a
- * `setsid sh` (its own session and process group) blocked reading the session's stdin. A command
- * is one request line to that child, so the ~1 ms of `setsid` + `exec sh` is paid while idle,
- * not while the caller waits. When the child ends, the session shell reports its exit status and
- * starts the next one.
+ * stdin attached) that keeps the next two commands' child shells started ahead, each a `setsid sh`
+ * (its own session and process group) waiting on its gate, so the ~1 ms of `setsid` + `exec sh`
+ * is paid while idle, not while the caller waits.
  *
- * Input: an empty line, read by the session shell (which then hands the session's stdin to the
- * waiting child through that child's FIFO), then the request line, read once, by the child only:
+ * Input: an empty line, read by the session shell (which then opens the gate of the next child),
+ * then the request line, read once, by that child only:
  * `set -- NONCE MARKER UNSET STATE WORKDIR ENVPRO ENVSAVE COMMAND STDIN`,
  * every value a POSIX single-quoted literal on one line ({@link oneLineQuote}: `'` becomes `'\''`,
  * a newline `'"$__N"'`; NUL is refused), evaluated by the child, which alone then evaluates the
@@ -15,10 +13,13 @@
  * cost one per value); only a `stdin` is base64 (it may be binary) and decoded in the sandbox.
  *
  * Output: data flows unchanged; frames are `RS "oct:" … RS` where RS is 0x1e: `NONCE:S:<pid>` the
- * command's process (group) id, `NONCE:V` … `NONCE:W` the `export -p` text it left, and
- * `x:X:<pid>:<rc>` its end (from the session shell, on both streams, so all of stderr is known to
- * have arrived). The nonce is 128 random bits fresh for every command, so output cannot end a
- * frame by accident, and frames are found anywhere in a chunk (output need not end in a newline).
+ * command's process (group) id, `NONCE:V` … `NONCE:W` the `export -p` text it left, `NONCE:Z:<rc>`
+ * its end as the child reports it on exit (on both streams, after everything it wrote there, so
+ * all of both streams is known to have arrived), and `x:X:<pid>:<rc>` the end as the session
+ * shell saw it (after the child is gone; the only end of a command that was killed or replaced
+ * its shell with `exec`). The nonce is 128 random bits fresh for every command, so output cannot
+ * end a frame by accident, and frames are found anywhere in a chunk (output need not end in a
+ * newline).
  */
 export const RS = '\x1e';
 
@@ -34,23 +35,27 @@ export function oneLineQuote(s: string): string {
 }
 
 /**
- * The child: reads one request, restores the task's environment and directory, applies the call's
- * env and workdir, evaluates the command, and on exit reports the environment it leaves behind.
- * EOF instead of a request (the server went away) ends the session.
+ * The child: once its gate opens, reads one request from the session's stdin (fd 5), restores the
+ * task's environment and directory, applies the call's env and workdir, evaluates the command, and
+ * on exit reports the environment it leaves behind and its end. EOF on its gate (the session shell
+ * is gone) ends it.
  */
 function childScript(dir: string): string {
+  const g = (k: 0 | 1) => shellQuote(`${dir}/g${k}`);
   return [
-    '__oct_dot=${__OCT_DOT-}; unset __OCT_BODY __OCT_DOT',
+    '__oct_dot=${__OCT_DOT-} __oct_g=${__OCT_GATE-0}; unset __OCT_BODY __OCT_DOT __OCT_GATE',
     "__N='\n'",
     `__oct_bye() { rm -rf -- ${shellQuote(dir)}; kill -s TERM "$PPID" 2>/dev/null; exit 0; }`,
-    // stdin is the FIFO: its line says the request is ours to read (EOF: the session shell died
-    // or ended, so this child ends too). The request itself is read once, here, from the
-    // session's stdin (fd 5). `read` takes a pipe byte by byte (~1.5 µs a byte in busybox), so
-    // where /proc shows fd 5 the request is sourced instead (`.` reads in blocks; the request
-    // ends with `return`, and nothing follows it in the pipe until this command has ended).
-    'IFS= read -r __oct_req || exit 0',
+    // Our gate, read-only; the inherited read-write fds of both gates are closed, so the gate
+    // reads EOF when the session shell is gone, and this child ends.
+    `if [ "$__oct_g" = 0 ]; then exec 6<${g(0)}; else exec 6<${g(1)}; fi || exit 0`,
+    'exec 7>&- 8>&-',
+    'IFS= read -r __oct_req <&6 || exit 0',
+    // `read` takes a pipe byte by byte (~1.5 µs a byte in busybox), so where /proc shows fd 5
+    // the request is sourced instead (`.` reads in blocks; the request ends with `return`, and
+    // nothing follows it in the pipe until this command has ended).
     'if [ -n "$__oct_dot" ]; then . /proc/self/fd/5; else IFS= read -r __oct_req <&5 && eval "$__oct_req"; fi',
-    'exec 0</dev/null 5<&-; unset __oct_req __oct_dot',
+    'exec 5<&- 6<&-; unset __oct_req __oct_dot __oct_g',
     '[ $# -eq 9 ] || exit 0',
     `printf '${RS}oct:%s:S:%s${RS}' "$1" "$$" >&3`,
     '__oct_n=$1 __oct_c=$8 __oct_wd=$5 __oct_es=$7 __oct_in=/dev/null',
@@ -70,7 +75,8 @@ function childScript(dir: string): string {
     '  eval "$__oct_es"',
     '  if [ -n "$__oct_wd" ] && [ "$PWD" = "$__oct_wdp" ]; then cd -- "$__oct_pcwd" 2>/dev/null; fi',
     '  unset OPENCODE_EXEC_ID; __OCT_CWD=$PWD; export __OCT_CWD',
-    `  { printf '${RS}oct:%s:V${RS}' "$__oct_n"; export -p; printf '${RS}oct:%s:W${RS}' "$__oct_n"; } >&3`,
+    `  { printf '${RS}oct:%s:V${RS}' "$__oct_n"; export -p; printf '${RS}oct:%s:W${RS}${RS}oct:%s:Z:%s${RS}' "$__oct_n" "$__oct_n" "$__oct_rc"; } >&3`,
+    `  printf '${RS}oct:%s:Z:%s${RS}' "$__oct_n" "$__oct_rc" >&4`,
     '  exit "$__oct_rc"',
     '}',
     'trap __oct_save EXIT',
@@ -91,20 +97,27 @@ export const SESSION_ROOT = '/tmp/.opencode-sessions';
  * then the shell reports its environment (V), its pid (S) and whether `setsid` exists (E payload
  * 1 or 0), and starts the child loop. Nothing may be sent before that report arrives.
  */
-export function bootstrapScript(nonce: string, dir: string): string {
+export function bootstrapScript(
+  nonce: string,
+  dir: string,
+  /** false: children read requests with `read` even where /proc exists (tests the fallback). */
+  opts: { source?: boolean } = {},
+): string {
   const f = shellQuote(`${RS}oct:${nonce}:`);
   const d = shellQuote(dir);
   return [
-    `mkdir -p ${d} && mkfifo ${d}/o ${d}/e ${d}/q0 ${d}/q1 || exit 97`,
+    `mkdir -p ${d} && mkfifo ${d}/o ${d}/e ${d}/g0 ${d}/g1 || exit 97`,
     `tee -a ${d}/out <${d}/o &`,
     `tee -a ${d}/err <${d}/e >&2 &`,
-    `exec 3>${d}/o 4>${d}/e 5<&0`,
+    `exec 3>${d}/o 4>${d}/e 5<&0 7<>${d}/g0 8<>${d}/g1`,
     'exec 1>&3 2>&4',
     `__OCT_CHILD=${shellQuote(childScript(dir))}`,
     'if command -v setsid >/dev/null 2>&1; then __OCT_SETSID=setsid; else __OCT_SETSID=; fi',
     // E's payload: 1 = setsid exists, + 2 = children can source the request from /proc.
     '__oct_f=${__OCT_SETSID:+1}; __oct_f=${__oct_f:-0}',
-    'if [ -r /proc/self/fd/5 ]; then __OCT_DOT=1; __oct_f=$((__oct_f + 2)); else __OCT_DOT=; fi',
+    opts.source === false
+      ? '__OCT_DOT='
+      : 'if [ -r /proc/self/fd/5 ]; then __OCT_DOT=1; __oct_f=$((__oct_f + 2)); else __OCT_DOT=; fi',
     // One function, called on the last line: the shell has read all of this script before it
     // reports (and so before any request arrives on the same stdin for a child to read).
     '__oct_main() {',
@@ -113,22 +126,22 @@ export function bootstrapScript(nonce: string, dir: string): string {
     '  unset __OCT_CWD',
     `  printf '%sS:%s${RS}%sE:%s${RS}' ${f} "$$" ${f} "$__oct_f" >&3`,
     `  printf '%sE:0${RS}' ${f} >&4`,
-    // The child's script travels in the environment, so `ps` shows `sh -c eval…`.
-    // A child is started and waiting before its request exists: the shell hands the request
-    // over through a FIFO whose write end only it holds. The spare for the next command (on the
-    // other FIFO) is started once this one has ended and its end is reported: starting it
-    // (fork, exec setsid, exec sh: ~1 ms of CPU) while the command runs made every command wait
-    // for a core on a busy machine; after the end it overlaps the server's reply instead.
-    `  __oct_spawn() { __OCT_BODY=$__OCT_CHILD __OCT_DOT=$__OCT_DOT $__OCT_SETSID sh -c 'eval "$__OCT_BODY"' oct <"$1" >&3 2>&4 & __oct_next=$!; until command exec 6>"$1"; do :; done 2>/dev/null; }`,
-    `  __oct_k=0; __oct_spawn ${d}/q0; __oct_p=$__oct_next`,
+    // Two children are always started ahead, each waiting on its gate (FIFO g0 or g1, which
+    // only this shell holds open for writing): a child costs ~1 ms of CPU to start (fork, exec
+    // setsid, exec sh), and started two commands ahead it is ready however fast requests follow
+    // each other. A request's first line (empty) is read here, the rest by the child whose gate
+    // it opens, so one process at a time reads the session's stdin. When that child ends, its
+    // end is reported and the one after next started. The child's script travels in the
+    // environment, so `ps` shows `sh -c eval…`.
+    `  __oct_spawn() { __OCT_BODY=$__OCT_CHILD __OCT_DOT=$__OCT_DOT __OCT_GATE=$1 $__OCT_SETSID sh -c 'eval "$__OCT_BODY"' oct </dev/null >&3 2>&4 & }`,
+    '  __oct_spawn 0; __oct_a=$!; __oct_spawn 1; __oct_b=$!; __oct_k=0',
     '  while :; do',
     '    IFS= read -r __oct_req <&5 || exit 0',
-    "    printf '\\n' >&6; exec 6>&-; unset __oct_req",
-    '    wait "$__oct_p"; __oct_r=$?',
-    `    printf '${RS}oct:x:X:%s:%s${RS}' "$__oct_p" "$__oct_r" >&3`,
-    `    printf '${RS}oct:x:X:%s:%s${RS}' "$__oct_p" "$__oct_r" >&4`,
-    `    __oct_k=$((1 - __oct_k)); __oct_spawn ${d}/q$__oct_k`,
-    '    __oct_p=$__oct_next',
+    "    if [ $__oct_k = 0 ]; then printf '\\n' >&7; else printf '\\n' >&8; fi",
+    '    wait "$__oct_a"; __oct_r=$?',
+    `    printf '${RS}oct:x:X:%s:%s${RS}' "$__oct_a" "$__oct_r" >&3`,
+    `    printf '${RS}oct:x:X:%s:%s${RS}' "$__oct_a" "$__oct_r" >&4`,
+    '    __oct_spawn $__oct_k; __oct_a=$__oct_b; __oct_b=$!; __oct_k=$((1 - __oct_k))',
     '  done',
     '}',
     '__oct_main',
@@ -154,8 +167,8 @@ export interface CommandSpec {
 const NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
 /**
- * The request for one command: an empty line the session shell reads (its signal to hand the
- * session's stdin to the waiting child), then the request line the child reads.
+ * The request for one command: an empty line the session shell reads (its signal to open the
+ * next child's gate), then the request line that child reads.
  */
 export function commandLine(c: CommandSpec): string {
   const env = Object.entries(c.env ?? {});
@@ -238,6 +251,8 @@ export function exportedNames(text: string): string[] {
 export type Frame =
   | { kind: 'S'; nonce: string; value: number }
   | { kind: 'E'; nonce: string; value: number }
+  /** A command's end as its child reports it on exit: its exit status. */
+  | { kind: 'Z'; nonce: string; value: number }
   | { kind: 'V'; nonce: string; text: string }
   /** A child ended: its pid and exit status (no nonce: the session shell never sees one). */
   | { kind: 'X'; nonce: ''; pid: number; value: number };
@@ -284,7 +299,7 @@ export class FrameScanner {
       }
       const body = buf.subarray(at + FrameScanner.HEAD.length, end).toString('latin1');
       const x = /^x:X:(\d+):(-?\d+)$/.exec(body);
-      const m = x ? null : /^([0-9a-f]{32}):([SEVW])(?::(-?\d*))?$/.exec(body);
+      const m = x ? null : /^([0-9a-f]{32}):([SEVWZ])(?::(-?\d*))?$/.exec(body);
       if (x) {
         this.data(buf.subarray(0, at));
         buf = buf.subarray(end + 1);
@@ -310,7 +325,7 @@ export class FrameScanner {
         }
         this.env = undefined;
       } else {
-        this.onFrame({ kind: kind as 'S' | 'E', nonce, value: Number(payload ?? '') });
+        this.onFrame({ kind: kind as 'S' | 'E' | 'Z', nonce, value: Number(payload ?? '') });
       }
     }
   }
@@ -349,6 +364,7 @@ export function parseSessionLogs(
       (f) => {
         if (end !== undefined) return;
         if (f.kind === 'S' && f.nonce === nonce) pid = f.value;
+        else if (f.kind === 'Z' && f.nonce === nonce) end = f.value;
         else if (f.kind === 'X' && pid !== undefined && f.pid === pid) end = f.value;
       },
     );
@@ -356,7 +372,7 @@ export function parseSessionLogs(
     return { data: Buffer.concat(data), end, pid };
   };
   const o = read(out);
-  // stderr has no S frame: its end is the X frame of the pid stdout named.
+  // stderr has no S frame: its end is its Z frame, or the X frame of the pid stdout named.
   const e = read(err, o.pid);
   const ended = o.end !== undefined && e.end !== undefined;
   return {
