@@ -161,10 +161,15 @@ describeDocker('warm pool (real engine)', () => {
       const s = JSON.parse(cli(['pool', '--json'], env).stdout);
       return s.profiles.reduce((n: number, p: { idle: number }) => n + p.idle, 0) as number;
     };
-    for (let i = 0; i < 120 && (await ours()) < 2; i++) await sleep(250);
-    expect(await ours()).toBe(2);
-    child.kill('SIGKILL');
-    await new Promise((r) => child.on('close', r));
+    const closed = new Promise((r) => child.on('close', r));
+    try {
+      for (let i = 0; i < 120 && (await ours()) < 2; i++) await sleep(250);
+      expect(await ours()).toBe(2);
+    } finally {
+      // Also when the pool did not fill: a live child would keep the test run from ending.
+      child.kill('SIGKILL');
+      await closed;
+    }
     const server = (await members()).filter((id) => !baseline.has(id));
     expect(server.length).toBeGreaterThanOrEqual(2);
     const serverTasks = await Promise.all(
