@@ -132,9 +132,10 @@ export interface ExecResult {
 }
 
 /**
- * Where a command that runs in a persistent session keeps its output inside the sandbox: the
- * session directory's `out` / `err` logs from these byte offsets on, delimited by the command's
- * frames (`nonce`). What a restarted server needs to read it to the end.
+ * Where a command keeps its output inside the sandbox: the session directory's `out` / `err`
+ * logs from these byte offsets on, delimited by the command's frames (`nonce`). What a restarted
+ * server needs to read it to the end. Commands in a persistent session have one; so do argv and
+ * `fresh` commands where the image lets them be journaled (`wrapped`).
  */
 export interface SessionCommandInfo {
   sessionDir: string;
@@ -143,11 +144,16 @@ export interface SessionCommandInfo {
   marker: string;
   outStart: number;
   errStart: number;
+  /**
+   * The command is an exec of its own behind a journaling wrapper (argv or `fresh`), with the
+   * logs to itself: it has no process group of its own, so only its marker finds it.
+   */
+  wrapped?: boolean;
 }
 
 /** A command started by `startExec`: it runs on whether or not anyone awaits `result`. */
 export interface StartedExec {
-  /** Set when the command runs in a session (its output is also kept in the sandbox). */
+  /** Set when the command's output is also kept in the sandbox (a session, or a wrapped exec). */
   session?: SessionCommandInfo;
   /** The command's process (group) id once known. */
   pid(): number | undefined;
@@ -229,7 +235,7 @@ export interface SandboxRuntime {
     info: SessionCommandInfo,
     maxBytes: number,
   ): Promise<SessionOutput>;
-  /** Kills a session command found by its marker and process group (after a restart). */
+  /** Kills a session command found by its marker and process group, if it has one (after a restart). */
   killSessionCommand(taskId: string, info: SessionCommandInfo, pid?: number): Promise<void>;
   /** Removes a finished session's logs from the sandbox. */
   removeSessionLogs(taskId: string, info: SessionCommandInfo): Promise<void>;

@@ -4,6 +4,13 @@ import type Docker from 'dockerode';
 import { CappedOutput } from '../../domain/capped-output';
 import type { ExecOutputListener, ExecRequest, ExecResult } from '../../ports/sandbox-runtime.port';
 import { docker } from './docker-errors';
+import {
+  WRAPPER_ENV,
+  WrappedOutput,
+  wrappedCmd,
+  type WrapMode,
+  type WrapSpec,
+} from './exec-wrapper';
 
 /** Environment marker every exec'd process (and its children) carries, so a timeout can find them all. */
 export const EXEC_MARKER = 'OPENCODE_EXEC_ID';
@@ -47,11 +54,50 @@ export async function runExec(
   /** Settles when the caller wants the command killed now (`exec_kill`). */
   killRequested?: Promise<void>,
 ): Promise<RawExec> {
+  return (await startRawExec(client, container, req, { onOutput, killRequested })).done;
+}
+
+export interface RawExecOptions {
+  onOutput?: ExecOutputListener;
+  /** Settles when the caller wants the command killed now (`exec_kill`). */
+  killRequested?: Promise<void>;
+  /** Run through the journaling wrapper (see exec-wrapper.ts). */
+  wrap?: WrapSpec;
+}
+
+export interface StartedRawExec {
+  /** The command's `OPENCODE_EXEC_ID`. */
+  marker: string;
+  /**
+   * Wrapped execs: how the wrapper runs the command, known from its start frame (`none`: the
+   * exec ended without one — the wrapper never ran). Undefined for a plain exec.
+   */
+  mode: Promise<WrapMode | undefined>;
+  done: Promise<WrappedRawExec>;
+}
+
+export interface WrappedRawExec extends RawExec {
+  wrapped?: WrappedOutput;
+  /** The wrapper could not start (no /bin/sh): the command did not run; run it plain. */
+  noWrapper?: boolean;
+}
+
+/** Starts one command; `done` settles like {@link runExec}. */
+export async function startRawExec(
+  client: Docker,
+  container: Docker.Container,
+  req: ExecRequest,
+  opts: RawExecOptions = {},
+): Promise<StartedRawExec> {
+  const { onOutput, killRequested, wrap } = opts;
   const marker = randomUUID();
-  const cmd = Array.isArray(req.command) ? req.command : ['/bin/sh', '-c', req.command.shell];
+  const argv = Array.isArray(req.command) ? req.command : ['/bin/sh', '-c', req.command.shell];
+  // Wrapped, only the command carries the marker (the wrapper sets it): a kill by marker must
+  // leave the wrapper alive to write the command's end into the logs.
+  const cmd = wrap ? wrappedCmd(argv, wrap, marker) : argv;
   const env = [
     ...Object.entries(req.env ?? {}).map(([k, v]) => `${k}=${v}`),
-    `${EXEC_MARKER}=${marker}`,
+    ...(wrap ? [WRAPPER_ENV] : [`${EXEC_MARKER}=${marker}`]),
   ];
   const hasStdin = req.stdin !== undefined;
   const started = Date.now();
@@ -71,69 +117,134 @@ export async function runExec(
   )) as NodeJS.ReadWriteStream & { destroy(): void };
   const out = new CappedOutput(req.outputCapBytes);
   const err = new CappedOutput(req.outputCapBytes);
-  const sink = (cap: CappedOutput, name: 'stdout' | 'stderr') =>
+  const deliver = (name: 'stdout' | 'stderr', chunk: Buffer) => {
+    (name === 'stdout' ? out : err).push(chunk);
+    onOutput?.(name, chunk);
+  };
+  const wrapped = wrap ? new WrappedOutput(wrap.nonce, deliver) : undefined;
+  const sink = (name: 'stdout' | 'stderr') =>
     new Writable({
       write(chunk: Buffer, _enc, cb) {
-        cap.push(chunk);
-        onOutput?.(name, chunk);
+        if (wrapped) wrapped.push(name, chunk);
+        else deliver(name, chunk);
         cb();
       },
     });
-  client.modem.demuxStream(stream, sink(out, 'stdout'), sink(err, 'stderr'));
+  client.modem.demuxStream(stream, sink('stdout'), sink('stderr'));
   const ended = new Promise<void>((resolve) => {
     stream.on('end', resolve);
     stream.on('close', resolve);
     stream.on('error', resolve);
-  });
+  }).then(() => wrapped?.end());
   if (hasStdin) {
     stream.write(Buffer.isBuffer(req.stdin) ? req.stdin : Buffer.from(req.stdin as string));
     stream.end(); // half-close: the command sees EOF on stdin
   }
-
-  let timedOut = false;
-  let needsRestart = false;
-  let timer: NodeJS.Timeout | undefined;
-  let onAbort: (() => void) | undefined;
-  const timeout = new Promise<'timeout' | 'cancelled'>((resolve) => {
-    timer = setTimeout(() => resolve('timeout'), req.timeoutMs);
-    onAbort = () => resolve('cancelled');
-    if (req.signal?.aborted) onAbort();
-    else req.signal?.addEventListener('abort', onAbort, { once: true });
-  });
-  const first = await Promise.race([
-    ended.then(() => 'ended' as const),
-    timeout,
-    ...(killRequested ? [killRequested.then(() => 'killed' as const)] : []),
-  ]);
-  clearTimeout(timer);
-  if (onAbort) req.signal?.removeEventListener('abort', onAbort);
-  const cancelled = first === 'cancelled';
-  const killed = first === 'killed';
-  if (first !== 'ended') {
-    timedOut = first === 'timeout';
-    needsRestart = !(await killTree(container, marker));
-    // The attach stream ends once the process is gone; don't wait on it forever.
-    const grace = new Promise<void>((r) => setTimeout(r, needsRestart ? 0 : 2000).unref());
-    await Promise.race([ended, grace]);
-    stream.destroy();
-  }
-  const exitCode = first !== 'ended' ? null : await exitCodeOf(exec);
+  const done = finish();
+  const none = () => 'none' as const;
   return {
-    result: {
-      exitCode,
-      stdout: out.toString(),
-      stderr: err.toString(),
-      stdoutBytes: out.total,
-      stderrBytes: err.total,
-      truncated: out.truncated || err.truncated,
-      timedOut,
-      ...(cancelled ? { cancelled } : {}),
-      oomKilled: false,
-      ...(killed ? { killed } : {}),
-      durationMs: Date.now() - started,
-    },
-    needsRestart,
+    marker,
+    // Also settles if the exec failed before its stream ended (then: as if no frame came).
+    mode: wrapped
+      ? Promise.race([wrapped.modeKnown, done.then(none, none)])
+      : done.then(
+          () => undefined,
+          () => undefined,
+        ),
+    done,
   };
+
+  async function finish(): Promise<WrappedRawExec> {
+    let timedOut = false;
+    let needsRestart = false;
+    let timer: NodeJS.Timeout | undefined;
+    let onAbort: (() => void) | undefined;
+    const timeout = new Promise<'timeout' | 'cancelled'>((resolve) => {
+      timer = setTimeout(() => resolve('timeout'), req.timeoutMs);
+      onAbort = () => resolve('cancelled');
+      if (req.signal?.aborted) onAbort();
+      else req.signal?.addEventListener('abort', onAbort, { once: true });
+    });
+    const first = await Promise.race([
+      ended.then(() => 'ended' as const),
+      timeout,
+      ...(killRequested ? [killRequested.then(() => 'killed' as const)] : []),
+    ]);
+    clearTimeout(timer);
+    if (onAbort) req.signal?.removeEventListener('abort', onAbort);
+    const cancelled = first === 'cancelled';
+    const killed = first === 'killed';
+    if (first !== 'ended') {
+      timedOut = first === 'timeout';
+      needsRestart = !(await killTree(container, marker));
+      // Wrapped, the command may not have been exec'd yet (the wrapper was still setting up, so
+      // nothing carried the marker): kill again until the wrapper ends, which it does right
+      // after the command.
+      for (let i = 0; wrapped && !needsRestart && i < 5; i++) {
+        if (await settlesWithin(ended, 200)) break;
+        await killTree(container, marker);
+      }
+      // The attach stream ends once the process is gone; don't wait on it forever.
+      const grace = new Promise<void>((r) => setTimeout(r, needsRestart ? 0 : 2000).unref());
+      await Promise.race([ended, grace]);
+      stream.destroy();
+      wrapped?.end();
+    }
+    const exitCode = first !== 'ended' ? null : await exitCodeOf(exec);
+    // The wrapper never printed its start frame and the engine could not start it (no /bin/sh
+    // in the image: 126 or 127 and only the engine's own error text): the command did not run.
+    const noWrapper =
+      wrapped?.mode === 'none' && first === 'ended' && (exitCode === 126 || exitCode === 127);
+    if (wrapped?.mode === 'none' && !noWrapper) {
+      // Whatever it was, the caller sees what the engine said.
+      const held = wrapped.held();
+      if (held.stdout.length) deliver('stdout', held.stdout);
+      if (held.stderr.length) deliver('stderr', held.stderr);
+    }
+    // A journaled command whose stream broke before its end frames while the exec runs on: it
+    // goes on writing its logs, so the result is not final (whoever re-attaches finishes it).
+    const detached =
+      first === 'ended' &&
+      exitCode === null &&
+      wrapped?.mode === 'journaled' &&
+      !(wrapped.outEnded && wrapped.errEnded);
+    if (detached) {
+      err.push(
+        Buffer.from(
+          '\nopencode-tools: the exec stream broke while the command ran; its exit code is unknown\n',
+        ),
+      );
+    }
+    return {
+      result: {
+        exitCode,
+        stdout: out.toString(),
+        stderr: err.toString(),
+        stdoutBytes: out.total,
+        stderrBytes: err.total,
+        truncated: out.truncated || err.truncated,
+        timedOut,
+        ...(cancelled ? { cancelled } : {}),
+        oomKilled: false,
+        ...(killed ? { killed } : {}),
+        ...(detached ? { detached } : {}),
+        durationMs: Date.now() - started,
+      },
+      needsRestart,
+      ...(wrapped ? { wrapped } : {}),
+      ...(noWrapper ? { noWrapper } : {}),
+    };
+  }
+}
+
+async function settlesWithin(p: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<boolean>((r) => (timer = setTimeout(() => r(false), ms)));
+  try {
+    return await Promise.race([p.then(() => true), late]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 /** The exec's exit code; Docker may report it a moment after the stream closes. */

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import type Docker from 'dockerode';
 import { ConflictError, NotFoundError } from '../../domain/errors';
 import {
@@ -18,7 +19,9 @@ import {
 } from '../../ports/sandbox-runtime.port';
 import { containerCreateOptions } from './container-spec';
 import { docker, engineAddress, isNotFound, mapDockerError } from './docker-errors';
-import { killTree, runExec } from './docker-exec';
+import { killTree, runExec, startRawExec, type RawExec } from './docker-exec';
+import { ExecLogCleanup } from './exec-log-cleanup';
+import { wrapDir } from './exec-wrapper';
 import { parseSessionLogs } from './session-protocol';
 import { DEFAULT_SESSIONS_PER_TASK, SessionPool } from './session-pool';
 import { readFileFromContainer, writeFileToContainer } from './docker-files';
@@ -38,6 +41,9 @@ export class DockerSandboxRuntime implements SandboxRuntime {
   readonly networks: NetworkManager;
   readonly volumes: VolumeManager;
   readonly sessions: SessionPool;
+  /** Tasks whose image has no /bin/sh: argv and fresh commands run as plain, unjournaled execs. */
+  private readonly noShell = new Set<string>();
+  private readonly logCleanup = new ExecLogCleanup((taskId, dirs) => this.removeDirs(taskId, dirs));
 
   constructor(
     readonly client: Docker,
@@ -151,6 +157,8 @@ export class DockerSandboxRuntime implements SandboxRuntime {
   async remove(taskId: string, opts: { keepVolume?: boolean } = {}): Promise<SandboxResource[]> {
     const removed: SandboxResource[] = [];
     this.sessions.closeTask(taskId, { forget: true });
+    this.logCleanup.forget(taskId);
+    this.noShell.delete(taskId);
     try {
       await this.container(taskId).remove({ force: true, v: false });
       removed.push({ kind: 'container', name: names.container(taskId), taskId });
@@ -272,8 +280,9 @@ export class DockerSandboxRuntime implements SandboxRuntime {
     }
     let killNow!: () => void;
     const killRequested = new Promise<void>((r) => (killNow = r));
-    const result = runExec(this.client, container, req, onOutput, killRequested).then(
-      async ({ result, needsRestart }) => {
+    const kill = async () => killNow();
+    const settle = (p: Promise<RawExec>) =>
+      p.then(async ({ result, needsRestart }) => {
         if (needsRestart) {
           // The in-container kill could not run (no shell, or no pid left): killing PID 1 takes
           // every process with it; the workspace volume is kept.
@@ -282,9 +291,56 @@ export class DockerSandboxRuntime implements SandboxRuntime {
           await docker(() => container.start()).catch(() => undefined);
         }
         return oom(result);
-      },
-    );
-    return { pid: () => undefined, result, kill: async () => killNow() };
+      });
+    if (!this.noShell.has(taskId)) {
+      // Journaled through the wrapper (exec-wrapper.ts), so that another process can re-attach.
+      const nonce = randomBytes(16).toString('hex');
+      const dir = wrapDir(nonce);
+      const clean = this.logCleanup.take(taskId);
+      let raw;
+      try {
+        raw = await startRawExec(this.client, container, req, {
+          onOutput,
+          killRequested,
+          wrap: { nonce, dir, clean },
+        });
+      } catch (e) {
+        this.logCleanup.add(taskId, ...clean);
+        throw e;
+      }
+      const mode = await raw.mode;
+      if (mode === 'none') this.logCleanup.add(taskId, ...clean);
+      const done = await (mode === 'none' ? raw.done : undefined);
+      if (!done?.noWrapper) {
+        const result = raw.done.then((r) => {
+          // This process saw the end and journals it: nobody needs the logs any more.
+          if (mode !== 'none' && !r.result.detached) this.logCleanup.add(taskId, dir);
+          return r;
+        });
+        const session: SessionCommandInfo | undefined =
+          mode === 'journaled'
+            ? {
+                sessionDir: dir,
+                nonce,
+                marker: raw.marker,
+                outStart: 0,
+                errStart: 0,
+                wrapped: true,
+              }
+            : undefined;
+        return {
+          ...(session ? { session } : {}),
+          pid: () => undefined,
+          result: settle(result),
+          kill,
+        };
+      }
+      // No /bin/sh in this image (the wrapper never started, nor did the command): plain execs
+      // from now on, unjournaled.
+      this.noShell.add(taskId);
+    }
+    const result = settle(runExec(this.client, container, req, onOutput, killRequested));
+    return { pid: () => undefined, result, kill };
   }
 
   private async running(taskId: string): Promise<SandboxInfo> {
@@ -337,12 +393,17 @@ export class DockerSandboxRuntime implements SandboxRuntime {
   }
 
   async killSessionCommand(taskId: string, info: SessionCommandInfo, pid?: number): Promise<void> {
-    await killTree(this.container(taskId), info.marker, pid);
+    // A wrapped exec shares its process group with the wrapper and tees that write its end.
+    await killTree(this.container(taskId), info.marker, info.wrapped ? undefined : pid);
   }
 
   async removeSessionLogs(taskId: string, info: SessionCommandInfo): Promise<void> {
+    await this.removeDirs(taskId, [info.sessionDir]);
+  }
+
+  private async removeDirs(taskId: string, dirs: string[]): Promise<void> {
     await runExec(this.client, this.container(taskId), {
-      command: ['rm', '-rf', '--', info.sessionDir],
+      command: ['rm', '-rf', '--', ...dirs],
       timeoutMs: 30_000,
       outputCapBytes: 4096,
       fresh: true,
@@ -391,6 +452,11 @@ export class DockerSandboxRuntime implements SandboxRuntime {
   async close(): Promise<void> {
     // Session shells end when their stdin closes; commands they started keep running.
     this.sessions.closeAll();
+    // Logs of finished wrapped execs nobody will read (bounded: a dead engine must not hold us).
+    await Promise.race([
+      this.logCleanup.flush(),
+      new Promise<void>((r) => setTimeout(r, 2_000).unref()),
+    ]);
   }
 
   private async ignore304(fn: () => Promise<unknown>, taskId: string): Promise<void> {

@@ -608,7 +608,7 @@ export class LiveExecutionsService implements OnApplicationShutdown {
         };
       }
       return lost(
-        'it did not run in a shell session (argv command or fresh: true), so nothing kept its output when the process that started it ended',
+        'its output was not journaled in the sandbox (an argv or fresh command in an image without /bin/sh, mkfifo or tee runs as a plain docker exec), so nothing kept it when the process that started it ended',
       );
     }
     let logs;
