@@ -4,6 +4,7 @@
 // `bash scripts/start-docker.sh`). Env: BENCH_DOCKER_N (create iterations, default 20),
 // BENCH_DOCKER_EXEC_N (exec iterations, default 60), BENCH_DOCKER_CONCURRENT (default 20).
 import { spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { dist, fmt, printTable, require, dockerOrSkip } from './lib.mjs';
 
@@ -11,6 +12,7 @@ const { createDockerSandboxRuntime } = dist('adapters/docker/index.js');
 const { resolveSandboxConfig } = dist('modules/docker/sandbox-policy.js');
 const { resolveOptions } = dist('config/options.js');
 const { newId } = dist('domain/ids.js');
+const { WRAPPER_ENV, wrapDir, wrappedCmd } = dist('adapters/docker/exec-wrapper.js');
 
 const IMAGE = process.env.OPENCODE_SANDBOX_IMAGE ?? 'opencode-tools-test:busybox';
 const N = Number(process.env.BENCH_DOCKER_N ?? 20);
@@ -163,14 +165,53 @@ for (let i = 0; i < N + 2; i++) {
 }
 
 // --- exec round trip in one running sandbox per way ------------------------------------------
-const ex = Object.fromEntries(Object.keys(ways).map((k) => [k, []]));
+// The port runs argv commands through the journaling wrapper (exec-wrapper.ts); the extra row
+// makes raw dockerode's calls with the wrapper's Cmd, so the wrapper's own cost (a shell, mkdir,
+// mkfifo and two tees in the sandbox) shows apart from the port's. Each removes the previous
+// one's logs, as the port does.
+let lastDir = '';
+const wrapped = {
+  exec: async (id) => {
+    const nonce = newId('x')
+      .slice(-26)
+      .toLowerCase()
+      .padEnd(32, '0')
+      .replace(/[^0-9a-f]/g, '0');
+    const dir = wrapDir(nonce);
+    const cmd = wrappedCmd(['echo', 'hi'], { nonce, dir, clean: lastDir ? [lastDir] : [] }, 'm');
+    lastDir = dir;
+    const ctr = docker.getContainer(`oct-${id}`);
+    const exec = await ctr.exec({
+      Cmd: cmd,
+      Env: [WRAPPER_ENV],
+      AttachStdout: true,
+      AttachStderr: true,
+    });
+    const stream = await exec.start({ hijack: true, stdin: false });
+    const out = [];
+    await new Promise((resolve) => {
+      docker.modem.demuxStream(stream, { write: (c) => out.push(c) }, { write: () => {} });
+      stream.on('end', resolve);
+      stream.on('close', resolve);
+    });
+    await exec.inspect();
+    return Buffer.concat(out)
+      .toString()
+      .replace(/\x1eoct:[^\x1e]*\x1e/g, '');
+  },
+};
+const ex = Object.fromEntries(
+  [...Object.keys(ways), 'raw dockerode + wrapper'].map((k) => [k, []]),
+);
 const ids = {};
 for (const [name, w] of Object.entries(ways)) {
   ids[name] = newId('tsk');
   await w.up(ids[name]);
 }
+const execWays = { ...ways, 'raw dockerode + wrapper': wrapped };
+ids['raw dockerode + wrapper'] = ids['raw dockerode'];
 for (let i = 0; i < EXEC_N + 5; i++) {
-  for (const [name, w] of Object.entries(ways)) {
+  for (const [name, w] of Object.entries(execWays)) {
     let out;
     const ms = await time(async () => {
       const r = await w.exec(ids[name]);
@@ -189,7 +230,7 @@ for (const [label, data] of [
 ]) {
   const base50 = pct(data['raw dockerode'], 0.5);
   const base95 = pct(data['raw dockerode'], 0.95);
-  for (const name of Object.keys(ways)) {
+  for (const name of Object.keys(data)) {
     const p50 = pct(data[name], 0.5);
     const p95 = pct(data[name], 0.95);
     rows.push([
