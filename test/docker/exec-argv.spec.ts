@@ -185,7 +185,9 @@ describeDocker('argv and fresh commands are journaled in the sandbox (real engin
     };
     const a = await dirOf(['echo', 'a']);
     expect(await dirs()).toContain(a);
-    // The next command's wrapper removes it (well before the idle removal, 2 s after the end).
+    // The next command's wrapper removes it (logs are handed out 1 s after their end, the idle
+    // removal comes 2 s after it).
+    await sleep(1_100);
     const b = await dirOf(['echo', 'b']);
     for (let i = 0; i < 20 && (await dirs()).includes(a); i++) await sleep(50);
     expect(await dirs()).not.toContain(a);

@@ -616,6 +616,13 @@ export class LiveExecutionsService implements OnApplicationShutdown {
       logs = await this.runtime.readSessionOutput(taskId, data.session, RECOVER_READ_MAX);
     } catch (e) {
       if (e instanceof DomainError && e.code === 'NOT_FOUND') {
+        // The process that ran it may have finished it meanwhile (and removed its logs).
+        const now = await this.records.get(KIND, executionId);
+        const j =
+          now?.status === 'completed'
+            ? await this.journal?.get(executionId).catch(() => null)
+            : null;
+        if (j) return this.fromJournal(j);
         return lost(`its sandbox or session logs are gone (${e.message})`);
       }
       throw e;
