@@ -293,54 +293,58 @@ export class DockerSandboxRuntime implements SandboxRuntime {
         return oom(result);
       });
     if (!this.noShell.has(taskId)) {
-      // Journaled through the wrapper (exec-wrapper.ts), so that another process can re-attach.
-      const nonce = randomBytes(16).toString('hex');
-      const dir = wrapDir(nonce);
-      const clean = this.logCleanup.take(taskId);
-      let raw;
-      try {
-        raw = await startRawExec(this.client, container, req, {
-          onOutput,
-          killRequested,
-          wrap: { nonce, dir, clean },
-        });
-      } catch (e) {
-        this.logCleanup.add(taskId, ...clean);
-        throw e;
-      }
-      const mode = await raw.mode;
-      if (mode === 'none') this.logCleanup.add(taskId, ...clean);
-      const done = await (mode === 'none' ? raw.done : undefined);
-      if (!done?.noWrapper) {
-        const result = raw.done.then((r) => {
-          // This process saw the end and journals it: nobody needs the logs any more.
-          if (mode !== 'none' && !r.result.detached) this.logCleanup.add(taskId, dir);
-          return r;
-        });
-        const session: SessionCommandInfo | undefined =
-          mode === 'journaled'
-            ? {
-                sessionDir: dir,
-                nonce,
-                marker: raw.marker,
-                outStart: 0,
-                errStart: 0,
-                wrapped: true,
-              }
-            : undefined;
-        return {
-          ...(session ? { session } : {}),
-          pid: () => undefined,
-          result: settle(result),
-          kill,
-        };
-      }
+      const wrapped = await this.startWrapped(taskId, container, req, onOutput, killRequested);
+      if (wrapped) return { ...wrapped, result: settle(wrapped.result), kill };
       // No /bin/sh in this image (the wrapper never started, nor did the command): plain execs
       // from now on, unjournaled.
       this.noShell.add(taskId);
     }
     const result = settle(runExec(this.client, container, req, onOutput, killRequested));
     return { pid: () => undefined, result, kill };
+  }
+
+  /**
+   * An argv or fresh command through the journaling wrapper (exec-wrapper.ts), so that another
+   * process can re-attach to it; undefined when the wrapper could not start (no /bin/sh).
+   */
+  private async startWrapped(
+    taskId: string,
+    container: Docker.Container,
+    req: ExecRequest,
+    onOutput: ExecOutputListener | undefined,
+    killRequested: Promise<void>,
+  ): Promise<
+    { session?: SessionCommandInfo; pid(): undefined; result: Promise<RawExec> } | undefined
+  > {
+    const nonce = randomBytes(16).toString('hex');
+    const dir = wrapDir(nonce);
+    const clean = this.logCleanup.take(taskId);
+    let raw;
+    try {
+      raw = await startRawExec(this.client, container, req, {
+        onOutput,
+        killRequested,
+        wrap: { nonce, dir, clean },
+      });
+    } catch (e) {
+      this.logCleanup.add(taskId, ...clean);
+      throw e;
+    }
+    const mode = await raw.mode;
+    if (mode === 'none') {
+      this.logCleanup.add(taskId, ...clean); // the wrapper never ran: nothing was removed
+      if ((await raw.done).noWrapper) return undefined;
+    }
+    const result = raw.done.then((r) => {
+      // This process saw the end and journals it: nobody needs the logs any more.
+      if (mode !== 'none' && !r.result.detached) this.logCleanup.add(taskId, dir);
+      return r;
+    });
+    const session: SessionCommandInfo | undefined =
+      mode === 'journaled'
+        ? { sessionDir: dir, nonce, marker: raw.marker, outStart: 0, errStart: 0, wrapped: true }
+        : undefined;
+    return { ...(session ? { session } : {}), pid: () => undefined, result };
   }
 
   private async running(taskId: string): Promise<SandboxInfo> {
