@@ -106,6 +106,22 @@ export interface ExecRequest {
    * environment carry over between commands); `fresh` runs a clean process instead.
    */
   fresh?: boolean;
+  /**
+   * The task's session state as another process left it (persisted by the Docker module). A
+   * session command starts from it, and it holds for the task's later commands, when this runtime
+   * holds none for the task or an older one (`finishedAt` decides); otherwise it is ignored.
+   */
+  sessionState?: SessionStateChange;
+}
+
+/**
+ * The directory and exported environment a task's session commands share, as an opaque text
+ * (Docker: the `export -p` text, cwd included), and when the command that left it finished
+ * (epoch ms; the newest wins). May hold secrets an agent exported.
+ */
+export interface SessionStateChange {
+  text: string;
+  finishedAt: number;
 }
 
 export interface ExecResult {
@@ -160,6 +176,11 @@ export interface StartedExec {
   result: Promise<ExecResult>;
   /** Kills the command (and what it started) now; `result` then settles with `killed: true`. */
   kill(): Promise<void>;
+  /**
+   * Session commands, once `result` settled: the session state the command left when it changed
+   * the task's (undefined when unchanged, e.g. `echo hi`, or when it left none: killed, detached).
+   */
+  sessionState?(): SessionStateChange | undefined;
 }
 
 /** A session command's output read back from the sandbox logs. */

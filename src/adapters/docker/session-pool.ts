@@ -2,9 +2,11 @@ import type Docker from 'dockerode';
 import type {
   ExecOutputListener,
   ExecRequest,
+  SessionStateChange,
   StartedExec,
 } from '../../ports/sandbox-runtime.port';
 import { ExecSession, type SessionState } from './exec-session';
+import { exportedNames } from './session-protocol';
 
 /** Default of `OPENCODE_EXEC_SESSIONS`: concurrent shell sessions per task. */
 export const DEFAULT_SESSIONS_PER_TASK = 4;
@@ -19,6 +21,8 @@ class TaskSessions {
   private opening = 0;
   private readonly waiters: (() => void)[] = [];
   state?: SessionState;
+  /** When the command that left `state` finished (epoch ms; a seed's own time). */
+  stateAt = 0;
 
   constructor(
     private readonly max: number,
@@ -80,7 +84,10 @@ class TaskSessions {
  * Persistent exec sessions of every task this runtime serves (see README "Exec sessions").
  * Shell-string commands of a task run in one of at most `maxPerTask` sessions; more concurrent
  * calls wait in FIFO order for a free one. Every command starts from the directory and exported
- * environment the task's previous command left (the last one to finish wins).
+ * environment the task's previous command left (the last one to finish wins). The state lives in
+ * this process; a command reports the state it left when it changed it (`sessionState()`), and a
+ * request may carry a newer one another process left (`ExecRequest.sessionState`): the Docker
+ * module persists and passes them, so the state survives a restart and is shared by instances.
  */
 export class SessionPool {
   private readonly tasks = new Map<string, TaskSessions>();
@@ -116,6 +123,12 @@ export class SessionPool {
       );
       this.tasks.set(taskId, t);
     }
+    // Before waiting for a session: a command that finishes meanwhile is newer and wins over it.
+    const seed = req.sessionState;
+    if (seed && (!t.state || seed.finishedAt > t.stateAt)) {
+      t.state = { text: seed.text, names: new Set(exportedNames(seed.text)) };
+      t.stateAt = seed.finishedAt;
+    }
     const session = await t.acquire();
     let cmd;
     try {
@@ -125,13 +138,27 @@ export class SessionPool {
       throw err;
     }
     const tasks = t;
+    let left: SessionStateChange | undefined;
     const result = cmd.finished
       .then(({ result, state }) => {
-        if (state) tasks.state = state;
+        if (state) {
+          if (state.text !== tasks.state?.text) {
+            // Strictly newer than whatever it replaces, even if a seed came from a clock ahead.
+            tasks.stateAt = Math.max(Date.now(), tasks.stateAt + 1);
+            left = { text: state.text, finishedAt: tasks.stateAt };
+          }
+          tasks.state = state;
+        }
         return result;
       })
       .finally(() => tasks.release(session));
-    return { session: cmd.info, pid: cmd.pid, kill: cmd.kill, result };
+    return {
+      session: cmd.info,
+      pid: cmd.pid,
+      kill: cmd.kill,
+      result,
+      sessionState: () => left,
+    };
   }
 
   /** Closes a task's sessions (sandbox stopped, removed or restarted); its state is kept. */

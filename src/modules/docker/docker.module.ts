@@ -24,6 +24,7 @@ import { SandboxAlerts } from './sandbox-alerts';
 import { SandboxMonitorService } from './sandbox-monitor.service';
 import { SandboxPlacementService } from './sandbox-placement.service';
 import { SandboxService } from './sandbox.service';
+import { SessionStateService } from './session-state.service';
 import { TaskSandboxLifecycleService } from './task-sandbox.lifecycle';
 
 export const SANDBOX_RUNTIME_FACTORY = Symbol('opencode-tools:SandboxRuntimeFactory');
@@ -63,6 +64,7 @@ export class DockerModule {
         SandboxAlerts,
         SandboxPlacementService,
         SandboxService,
+        SessionStateService,
         LiveExecutionsService,
         WarmPoolService,
         TaskSandboxLifecycleService,

@@ -20,6 +20,7 @@ import { registryId } from './sandbox-policy';
 import { SandboxPlacementService } from './sandbox-placement.service';
 import { SandboxService } from './sandbox.service';
 import { SandboxActivity } from './sandbox-activity.service';
+import { SESSION_STATE_KIND, SessionStateService } from './session-state.service';
 import { SANDBOX_EVENTS } from './sandbox.events';
 
 export type ReconcileActionKind =
@@ -73,6 +74,7 @@ export class ReconcilerService implements OnApplicationShutdown {
     @Inject(RUNTIME_RECORD_STORE) private readonly records: RuntimeRecordStore,
     private readonly placement: SandboxPlacementService,
     private readonly activity: SandboxActivity,
+    private readonly sessionStates: SessionStateService,
   ) {}
 
   /** One pass; concurrent callers share it. */
@@ -171,6 +173,7 @@ export class ReconcilerService implements OnApplicationShutdown {
           if (now - newest < graceMs) return;
           const removed = await this.runtime.remove(taskId);
           await this.placement.forget(taskId);
+          await this.sessionStates.forget(taskId);
           if (removed.length) {
             act('removed-orphan', taskId, removed.map((r) => `${r.kind} ${r.name}`).join(', '));
           }
@@ -187,6 +190,14 @@ export class ReconcilerService implements OnApplicationShutdown {
         }
       });
     }
+    // Session states of tasks deleted while a command of theirs was finishing (it stored the
+    // state after the task's sandbox and state were removed): they may hold exported secrets.
+    await guard('', async () => {
+      const ids = (await this.records.list(SESSION_STATE_KIND)).map((r) => r.id);
+      if (!ids.length) return;
+      const alive = new Set(await this.repo.existingIds(ids));
+      for (const id of ids) if (!alive.has(id)) await this.sessionStates.forget(id);
+    });
     await Promise.all(recorded);
     if (report.actions.length || report.errors.length) {
       this.logger.log(

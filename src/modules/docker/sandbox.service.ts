@@ -24,6 +24,7 @@ import { AgentAttachmentService } from '../locks/agent-attachment.service';
 import { SandboxAlerts } from './sandbox-alerts';
 import { SandboxPlacementService, type EngineRef } from './sandbox-placement.service';
 import { resolveSandboxConfig } from './sandbox-policy';
+import { SessionStateService } from './session-state.service';
 import { SANDBOX_EVENTS, type SandboxExecEvent, type SandboxPullEvent } from './sandbox.events';
 
 const envName = /^[A-Za-z_][A-Za-z0-9_]*$/;
@@ -121,6 +122,7 @@ export class SandboxService {
     @Optional() private readonly journal?: ExecutionsService,
     @Optional() private readonly alerts?: SandboxAlerts,
     @Optional() private readonly placement?: SandboxPlacementService,
+    @Optional() private readonly sessionStates?: SessionStateService,
   ) {}
 
   /** Validates the task's spec, then creates and starts its sandbox (pulling the image if needed). */
@@ -183,10 +185,14 @@ export class SandboxService {
     return this.runtime.unpause(taskId);
   }
 
-  /** Removes container, network and volume, and forgets where they were. Idempotent. */
+  /**
+   * Removes container, network and volume, and forgets where they were and the session state
+   * (directory, exports) its commands left. Idempotent.
+   */
   async remove(taskId: string): Promise<SandboxResource[]> {
     const removed = await this.runtime.remove(taskId);
     await this.placement?.forget(taskId);
+    await this.sessionStates?.forget(taskId);
     return removed;
   }
 
@@ -233,7 +239,13 @@ export class SandboxService {
         `${timeoutMs}ms is above the operator maximum ${o.execTimeoutMaxMs}ms (OPENCODE_EXEC_TIMEOUT_MAX)`,
       );
     }
-    await this.liveTask(taskId, data.agentId);
+    // A session command starts from the state another process may have left: read beside the
+    // task lookup (one indexed read), so it adds no round trip of its own.
+    const session = !Array.isArray(command) && !data.fresh;
+    const [, sessionState] = await Promise.all([
+      this.liveTask(taskId, data.agentId),
+      session ? this.sessionStates?.load(taskId) : undefined,
+    ]);
     const executionId = opts.executionId ?? newId('exe');
     const startedAt = new Date().toISOString();
     const started = await this.located(taskId, () =>
@@ -248,11 +260,14 @@ export class SandboxService {
           outputCapBytes: o.outputCapBytes,
           signal: opts.signal,
           fresh: data.fresh,
+          sessionState,
         },
         onOutput,
       ),
     );
     const done = started.result.then(async (result) => {
+      // Before the reply: an answer means the state it left is stored (one write, only on change).
+      await this.sessionStates?.save(taskId, started.sessionState?.());
       if (result.detached) return { ...result, executionId, taskId };
       const event: SandboxExecEvent = {
         taskId,

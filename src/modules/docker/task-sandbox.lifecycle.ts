@@ -5,6 +5,7 @@ import type { HookContext } from '../hooks/hook.types';
 import { TaskHook } from '../hooks/task-hook.decorator';
 import { SandboxPlacementService } from './sandbox-placement.service';
 import { SandboxService } from './sandbox.service';
+import { SessionStateService } from './session-state.service';
 import { WarmPoolService } from './warm-pool.service';
 
 /** Priority of the sandbox after-hooks: early, so later hooks see the sandbox in its new state. */
@@ -31,6 +32,7 @@ export class TaskSandboxLifecycleService implements TaskSandboxLifecycle {
     private readonly sandboxes: SandboxService,
     private readonly pool: WarmPoolService,
     private readonly placement: SandboxPlacementService,
+    private readonly sessionStates: SessionStateService,
   ) {}
 
   async claimWarm(task: Task): Promise<string | undefined> {
@@ -71,6 +73,8 @@ export class TaskSandboxLifecycleService implements TaskSandboxLifecycle {
       // A forced delete still goes ahead when the engine is down; the reconciler removes the
       // leftovers (labelled with a task id that no longer exists) once it is back.
       if (!opts.force) throw err;
+      // The session state may hold exported secrets: it goes with the task even so.
+      await this.sessionStates.forget(task.id).catch(() => undefined);
       this.logger.warn(
         `deleting task ${task.id} without removing its sandbox (${(err as Error).message}); the reconciler will remove it later`,
       );
