@@ -3,7 +3,9 @@
 //    without one, vs raw dockerode create + start (volume, container, start).
 // 2. execute_in_task `echo hi` over the in-memory MCP transport (a persistent session), vs a raw
 //    `docker exec` (dockerode create/start/demux/inspect), vs a bare round trip on an attached,
-//    long-lived shell (write a line, read until a marker: the floor under any session).
+//    long-lived shell (write a line, read until a marker: the floor under any session); and
+//    execute_in_task `cd` (alternately /tmp and /), which changes the session state every time
+//    and so pays the write that persists it (SQLite).
 // Standalone: `npm run build && node bench/warm.mjs` (needs the engine and the test image:
 // `bash scripts/start-docker.sh`). Env: BENCH_WARM_CREATE_N (default 20), BENCH_WARM_EXEC_N
 // (default 300). Targets (issue 9): warm create p50 < 20 ms; session exec p50 < 2 ms.
@@ -172,7 +174,14 @@ const ways = {
     await exec.inspect();
   },
   'bare attached-shell round trip': () => bare.run(),
+  // Changes the task's session state on every call: pays the one write that persists it.
+  'execute_in_task (session, MCP in-memory) cd': async () => {
+    const dir = cds++ % 2 ? '/tmp' : '/';
+    const r = await call('execute_in_task', { taskId, agentId: 'bench', command: `cd ${dir}` });
+    if (r.exitCode !== 0) throw new Error(`cd returned ${JSON.stringify(r)}`);
+  },
 };
+let cds = 0;
 await call('attach_agent_to_task', { taskId, agentId: 'bench' });
 await call('resume_task', { taskId, agentId: 'bench' });
 const ex = Object.fromEntries(Object.keys(ways).map((k) => [k, []]));
@@ -203,7 +212,9 @@ printTable(
     row('create_task_sandbox', 'no pool (MCP in-memory)', cold),
     row('create + start', 'raw dockerode', raw),
     ...Object.entries(ex).map(([name, xs], i) =>
-      row('exec echo hi', name, xs, i === 0 ? 'p50 < 2' : undefined),
+      name.endsWith(' cd')
+        ? row('exec cd /tmp | /', name.slice(0, -3), xs)
+        : row('exec echo hi', name, xs, i === 0 ? 'p50 < 2' : undefined),
     ),
   ],
 );

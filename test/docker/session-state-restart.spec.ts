@@ -127,6 +127,14 @@ describeDocker(
       const rec = () =>
         db.prepare(`SELECT 1 FROM runtime_records WHERE kind = 'session-state' AND id = ?`).get(t);
       expect(rec()).toBeDefined();
+      // A directory that is gone by the time a new process runs the next command (as after a
+      // checkpoint restore): a note on stderr, and the command runs in the sandbox's directory.
+      const cd = cli(['exec', '--task', t, '--shell', 'mkdir /tmp/gone && cd /tmp/gone'], env);
+      expect(cd.code).toBe(0);
+      expect(cli(['exec', '--task', t, '--', 'rmdir', '/tmp/gone'], env).code).toBe(0);
+      const after = cli(['exec', '--task', t, '--shell', 'pwd; echo $SECRET'], env);
+      expect(after).toMatchObject({ code: 0, stdout: '/workspace\ns3cret\n' });
+      expect(after.stderr).toContain('the session directory /tmp/gone is gone');
       expect(cli(['cleanup-task', t, '--force', '--yes'], env).code).toBe(0);
       expect(rec()).toBeUndefined();
     });
