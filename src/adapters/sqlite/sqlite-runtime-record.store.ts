@@ -33,7 +33,19 @@ export function toRuntimeRecord(r: Row): RuntimeRecord {
 
 /** Runtime records in SQLite: single statements, updates conditional on the version. */
 export class SqliteRuntimeRecordStore implements RuntimeRecordStore {
+  /**
+   * Statements prepared once: preparing costs ~12 µs a call, more than running one of these,
+   * and a session command reads its task's session state on every call.
+   */
+  private readonly statements = new Map<string, BetterSqlite3.Statement>();
+
   constructor(private readonly db: BetterSqlite3.Database) {}
+
+  private stmt(sql: string): BetterSqlite3.Statement {
+    let s = this.statements.get(sql);
+    if (!s) this.statements.set(sql, (s = this.db.prepare(sql)));
+    return s;
+  }
 
   async insert(rec: NewRuntimeRecord): Promise<{ record: RuntimeRecord; created: boolean }> {
     let row: Row | undefined;
@@ -52,34 +64,32 @@ export class SqliteRuntimeRecordStore implements RuntimeRecordStore {
   }
 
   private insertRow(rec: NewRuntimeRecord): Row | undefined {
-    return this.db
-      .prepare(
-        `INSERT INTO runtime_records (kind, id, task_id, key, status, data, version, updated_at)
+    return this.stmt(
+      `INSERT INTO runtime_records (kind, id, task_id, key, status, data, version, updated_at)
          VALUES (?, ?, ?, ?, ?, ?, 1, ?)
          ON CONFLICT (kind, key) WHERE key IS NOT NULL DO NOTHING RETURNING *`,
-      )
-      .get(
-        rec.kind,
-        rec.id,
-        rec.taskId ?? null,
-        rec.key ?? null,
-        rec.status,
-        JSON.stringify(rec.data),
-        rec.updatedAt,
-      ) as Row | undefined;
+    ).get(
+      rec.kind,
+      rec.id,
+      rec.taskId ?? null,
+      rec.key ?? null,
+      rec.status,
+      JSON.stringify(rec.data),
+      rec.updatedAt,
+    ) as Row | undefined;
   }
 
   async get(kind: string, id: string): Promise<RuntimeRecord | null> {
-    const r = this.db
-      .prepare('SELECT * FROM runtime_records WHERE kind = ? AND id = ?')
-      .get(kind, id) as Row | undefined;
+    const r = this.stmt('SELECT * FROM runtime_records WHERE kind = ? AND id = ?').get(kind, id) as
+      Row | undefined;
     return r ? toRuntimeRecord(r) : null;
   }
 
   async findByKey(kind: string, key: string): Promise<RuntimeRecord | null> {
-    const r = this.db
-      .prepare('SELECT * FROM runtime_records WHERE kind = ? AND key = ?')
-      .get(kind, key) as Row | undefined;
+    const r = this.stmt('SELECT * FROM runtime_records WHERE kind = ? AND key = ?').get(
+      kind,
+      key,
+    ) as Row | undefined;
     return r ? toRuntimeRecord(r) : null;
   }
 
@@ -89,12 +99,10 @@ export class SqliteRuntimeRecordStore implements RuntimeRecordStore {
     expectedVersion: number,
     patch: { status: string; data: Record<string, unknown>; updatedAt: string },
   ): Promise<RuntimeRecord | null> {
-    const r = this.db
-      .prepare(
-        `UPDATE runtime_records SET status = ?, data = ?, updated_at = ?, version = version + 1
+    const r = this.stmt(
+      `UPDATE runtime_records SET status = ?, data = ?, updated_at = ?, version = version + 1
          WHERE kind = ? AND id = ? AND version = ? RETURNING *`,
-      )
-      .get(patch.status, JSON.stringify(patch.data), patch.updatedAt, kind, id, expectedVersion) as
+    ).get(patch.status, JSON.stringify(patch.data), patch.updatedAt, kind, id, expectedVersion) as
       Row | undefined;
     return r ? toRuntimeRecord(r) : null;
   }
@@ -121,8 +129,7 @@ export class SqliteRuntimeRecordStore implements RuntimeRecordStore {
 
   async delete(kind: string, id: string): Promise<boolean> {
     return (
-      this.db.prepare('DELETE FROM runtime_records WHERE kind = ? AND id = ?').run(kind, id)
-        .changes > 0
+      this.stmt('DELETE FROM runtime_records WHERE kind = ? AND id = ?').run(kind, id).changes > 0
     );
   }
 }
