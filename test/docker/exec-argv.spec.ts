@@ -150,7 +150,7 @@ describeDocker('argv and fresh commands are journaled in the sandbox (real engin
     expect(r.stdoutBytes).toBe(bytes.length);
     // A trailing byte that could start a frame is output too.
     const tail: Buffer[] = [];
-    const t = await rt.exec(taskId, req(['cat'], { stdin: Buffer.from('x\x1eoc') }), (st, c) =>
+    const t = await rt.exec(taskId, req(['cat'], { stdin: Buffer.from('x\x1eoc') }), (_st, c) =>
       tail.push(Buffer.from(c)),
     );
     expect(Buffer.concat(tail).toString('latin1')).toBe('x\x1eoc');
