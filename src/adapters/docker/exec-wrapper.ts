@@ -28,7 +28,12 @@ export const WRAPPER_SCRIPT = [
   '  tee -a -- "$d/out" <"$d/o" &',
   '  tee -a -- "$d/err" <"$d/e" >&2 &',
   `  printf '${RS}oct:%s:E:1${RS}' "$n"`,
-  '  exec 3>"$d/o" 4>"$d/e" 2>/dev/null',
+  // A write-only open waits for its tee to open the FIFO (so nothing written is lost if this
+  // shell ends first); a signal meanwhile (SIGCHLD of the background rm) fails it with EINTR
+  // under load: open again until it succeeds.
+  '  until command exec 3>"$d/o"; do :; done 2>/dev/null',
+  '  until command exec 4>"$d/e"; do :; done 2>/dev/null',
+  '  exec 2>/dev/null',
   `  printf '${RS}oct:%s:S:%s${RS}' "$n" "$$" >&3`,
   '  (OPENCODE_EXEC_ID=$m; export OPENCODE_EXEC_ID; exec "$@") >&3 2>&4 3>&- 4>&-',
   '  r=$?',

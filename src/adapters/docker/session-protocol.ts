@@ -109,7 +109,9 @@ export function bootstrapScript(
     `mkdir -p ${d} && mkfifo ${d}/o ${d}/e ${d}/g0 ${d}/g1 || exit 97`,
     `tee -a ${d}/out <${d}/o &`,
     `tee -a ${d}/err <${d}/e >&2 &`,
-    `exec 3>${d}/o 4>${d}/e 5<&0 7<>${d}/g0 8<>${d}/g1`,
+    // Read-write opens of FIFOs never block (a write-only open waits for the reader, and a signal
+    // meanwhile fails it with EINTR).
+    `exec 3<>${d}/o 4<>${d}/e 5<&0 7<>${d}/g0 8<>${d}/g1`,
     'exec 1>&3 2>&4',
     `__OCT_CHILD=${shellQuote(childScript(dir))}`,
     'if command -v setsid >/dev/null 2>&1; then __OCT_SETSID=setsid; else __OCT_SETSID=; fi',
