@@ -52,6 +52,22 @@ const port = {
 
 // Raw dockerode: the same Docker API calls the adapter needs (image check, volume, create, start;
 // exec create/start/demux/inspect), without the port's validation, labels lookups and mapping.
+/** A plain dockerode exec (create, start, demux, inspect); returns its stdout. */
+async function rawExec(id, Cmd, Env) {
+  const exec = await docker
+    .getContainer(`oct-${id}`)
+    .exec({ Cmd, Env, AttachStdout: true, AttachStderr: true });
+  const stream = await exec.start({ hijack: true, stdin: false });
+  const out = [];
+  await new Promise((resolve) => {
+    docker.modem.demuxStream(stream, { write: (c) => out.push(c) }, { write: () => {} });
+    stream.on('end', resolve);
+    stream.on('close', resolve);
+  });
+  await exec.inspect();
+  return Buffer.concat(out).toString();
+}
+
 const raw = {
   async up(id) {
     const c = config(id);
@@ -83,19 +99,7 @@ const raw = {
     });
     await ctr.start();
   },
-  async exec(id) {
-    const ctr = docker.getContainer(`oct-${id}`);
-    const exec = await ctr.exec({ Cmd: ['echo', 'hi'], AttachStdout: true, AttachStderr: true });
-    const stream = await exec.start({ hijack: true, stdin: false });
-    const out = [];
-    await new Promise((resolve) => {
-      docker.modem.demuxStream(stream, { write: (c) => out.push(c) }, { write: () => {} });
-      stream.on('end', resolve);
-      stream.on('close', resolve);
-    });
-    await exec.inspect();
-    return Buffer.concat(out).toString();
-  },
+  exec: (id) => rawExec(id, ['echo', 'hi']),
   down: (id) => runtime.remove(id),
 };
 
@@ -180,24 +184,7 @@ const wrapped = {
     const dir = wrapDir(nonce);
     const cmd = wrappedCmd(['echo', 'hi'], { nonce, dir, clean: lastDir ? [lastDir] : [] }, 'm');
     lastDir = dir;
-    const ctr = docker.getContainer(`oct-${id}`);
-    const exec = await ctr.exec({
-      Cmd: cmd,
-      Env: [WRAPPER_ENV],
-      AttachStdout: true,
-      AttachStderr: true,
-    });
-    const stream = await exec.start({ hijack: true, stdin: false });
-    const out = [];
-    await new Promise((resolve) => {
-      docker.modem.demuxStream(stream, { write: (c) => out.push(c) }, { write: () => {} });
-      stream.on('end', resolve);
-      stream.on('close', resolve);
-    });
-    await exec.inspect();
-    return Buffer.concat(out)
-      .toString()
-      .replace(/\x1eoct:[^\x1e]*\x1e/g, '');
+    return (await rawExec(id, cmd, [WRAPPER_ENV])).replace(/\x1eoct:[^\x1e]*\x1e/g, '');
   },
 };
 const ex = Object.fromEntries(
