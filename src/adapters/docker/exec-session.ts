@@ -210,8 +210,7 @@ export class ExecSession {
     this.alive = false;
     this.current?.done();
     for (const fn of this.deathListeners) fn(why);
-    // The children started ahead read the session's stdin: its EOF ends them (and then the
-    // output tees), also when the session shell was killed from inside the sandbox.
+    // After a stream error the socket may still be open: release it.
     this.close();
   }
 
