@@ -173,6 +173,21 @@ export function newGrantRecord(
   };
 }
 
+/**
+ * True when a lazy renewal may skip the write: no new TTL was asked for and the grant was renewed
+ * less than a quarter of its TTL ago (so at least three quarters of it are left).
+ */
+export function renewalCanWait(
+  own: GrantRecord,
+  opts: { now: number; ttlMs?: number; lazy?: boolean },
+): boolean {
+  return (
+    opts.lazy === true &&
+    (opts.ttlMs === undefined || opts.ttlMs === own.ttlMs) &&
+    opts.now - own.renewedAt < own.ttlMs / 4
+  );
+}
+
 /** Why a holder may not release or renew its grant, or null when it may. */
 export function holderRefusalReason(
   own: GrantRecord | undefined,

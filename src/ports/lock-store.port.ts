@@ -70,11 +70,16 @@ export interface LockStore {
     holder: string,
     opts: { now: number; all?: boolean; token?: number },
   ): Promise<ReleaseOutcome>;
-  /** Extends a live grant to `now + ttlMs` (its stored TTL when omitted); never revives an expired one. */
+  /**
+   * Extends a live grant to `now + ttlMs` (its stored TTL when omitted); never revives an expired one.
+   * With `lazy` (and no `ttlMs`), a grant renewed less than a quarter of its TTL ago is checked
+   * (holder, expiry, token) but not written: activity checks on every call cost a read, not a
+   * write. A store may ignore `lazy` and always write.
+   */
   renew(
     resource: string,
     holder: string,
-    opts: { now: number; ttlMs?: number; token?: number },
+    opts: { now: number; ttlMs?: number; token?: number; lazy?: boolean },
   ): Promise<RenewOutcome>;
   /** Live grants, ordered by resource then token. */
   list(filter: LockListFilter, now: number): Promise<LockGrant[]>;

@@ -159,6 +159,39 @@ export function describeLockStoreContract(
       expect(await s.renew('r', 'nobody', { now: T0 })).toMatchObject({ reason: 'not-held' });
     });
 
+    it('a lazy renew within a quarter of the TTL checks without writing; after it, it renews', async () => {
+      const first = await acq('r', 'a', 'exclusive', T0, 1000);
+      if (!first.ok) throw new Error('refused');
+      // 200 ms of 1000: checked, not extended (expiry and renewedAt unchanged).
+      const early = await s.renew('r', 'a', { now: T0 + 200, lazy: true });
+      expect(early).toMatchObject({
+        ok: true,
+        grant: { expiresAt: '2026-01-01T00:00:01.000Z', renewedAt: '2026-01-01T00:00:00.000Z' },
+      });
+      // Still a check: a wrong token, another holder and a lapsed lease are refused.
+      expect(
+        await s.renew('r', 'a', { now: T0 + 200, lazy: true, token: first.grant.token + 1 }),
+      ).toMatchObject({ ok: false, reason: 'superseded' });
+      expect(await s.renew('r', 'b', { now: T0 + 200, lazy: true })).toMatchObject({
+        ok: false,
+        reason: 'not-held',
+      });
+      // An explicit new TTL is always written.
+      expect(await s.renew('r', 'a', { now: T0 + 200, lazy: true, ttlMs: 2000 })).toMatchObject({
+        ok: true,
+        grant: { expiresAt: '2026-01-01T00:00:02.200Z', ttlMs: 2000 },
+      });
+      // 600 ms after that renewal (over a quarter of 2000): renewed.
+      expect(await s.renew('r', 'a', { now: T0 + 800, lazy: true })).toMatchObject({
+        ok: true,
+        grant: { expiresAt: '2026-01-01T00:00:02.800Z', renewedAt: '2026-01-01T00:00:00.800Z' },
+      });
+      expect(await s.renew('r', 'a', { now: T0 + 2800, lazy: true })).toMatchObject({
+        ok: false,
+        reason: 'expired',
+      });
+    });
+
     it('refuses a stale fencing token as superseded', async () => {
       const first = await acq('r', 'a', 'exclusive', T0);
       const again = await acq('r', 'a', 'exclusive', T0 + 2000); // first lapsed: new grant

@@ -114,6 +114,18 @@ describe('agent attachment', () => {
     expect(stale.code).toBe('LEASE_EXPIRED');
   });
 
+  it('a check within a quarter of the TTL does not extend the lease (one read, no write)', async () => {
+    const t = await runningTask();
+    const a = await agents.attach(t.id, 'a', { ttlMs: 1000 });
+    clock.advance(200);
+    const checked = await agents.assertAttached(t.id, 'a', { token: a.token });
+    expect(checked.expiresAt).toBe(a.expiresAt);
+    clock.advance(100); // 300 ms since the last renewal: over a quarter
+    expect((await agents.assertAttached(t.id, 'a')).expiresAt).toBe('2026-01-01T00:00:01.300Z');
+    clock.advance(1001);
+    expect((await failure(agents.assertAttached(t.id, 'a'))).code).toBe('LEASE_EXPIRED');
+  });
+
   it('detach by an agent that is not attached is refused', async () => {
     const t = await runningTask('collaborative');
     await agents.attach(t.id, 'a');

@@ -4,6 +4,7 @@ import {
   holderRefusalReason,
   isLive,
   newGrantRecord,
+  renewalCanWait,
   toGrant,
   type GrantRecord,
 } from '../../domain/lock';
@@ -94,7 +95,7 @@ export class MemoryLockStore implements LockStore {
   async renew(
     resource: string,
     holder: string,
-    opts: { now: number; ttlMs?: number; token?: number },
+    opts: { now: number; ttlMs?: number; token?: number; lazy?: boolean },
   ): Promise<RenewOutcome> {
     const s = this.resources.get(resource);
     const own = s?.grants.get(holder);
@@ -107,6 +108,7 @@ export class MemoryLockStore implements LockStore {
         holders: this.liveOthers(s, holder, opts.now),
       };
     }
+    if (renewalCanWait(own, opts)) return { ok: true, grant: toGrant(own) };
     const ttlMs = opts.ttlMs ?? own.ttlMs;
     const next = { ...own, ttlMs, renewedAt: opts.now, expiresAt: opts.now + ttlMs };
     s.grants.set(holder, next);

@@ -3,6 +3,7 @@ import {
   decideAcquire,
   holderRefusalReason,
   newGrantRecord,
+  renewalCanWait,
   toGrant,
   type GrantRecord,
 } from '../../domain/lock';
@@ -148,15 +149,27 @@ export class PostgresLockStore implements LockStore {
     });
   }
 
-  renew(
+  async renew(
     resource: string,
     holder: string,
-    opts: { now: number; ttlMs?: number; token?: number },
+    opts: { now: number; ttlMs?: number; token?: number; lazy?: boolean },
   ): Promise<RenewOutcome> {
+    if (opts.lazy) {
+      // One round trip instead of five (BEGIN, advisory lock, read, write, COMMIT).
+      const { rows } = await this.pool.query<GrantRecord>(
+        `SELECT ${COLUMNS} FROM lock_grants WHERE resource = $1 AND holder = $2`,
+        [resource, holder],
+      );
+      const own = rows[0];
+      if (own && !holderRefusalReason(own, opts.now, opts.token) && renewalCanWait(own, opts)) {
+        return { ok: true, grant: toGrant(own) };
+      }
+    }
     return this.tx(resource, async (c) => {
       const own = await this.own(c, resource, holder);
       const reason = holderRefusalReason(own, opts.now, opts.token);
       if (reason || !own) return this.refusal(c, resource, holder, opts.now, reason, own);
+      if (renewalCanWait(own, opts)) return { ok: true as const, grant: toGrant(own) };
       const ttlMs = opts.ttlMs ?? own.ttlMs;
       const next = { ...own, ttlMs, renewedAt: opts.now, expiresAt: opts.now + ttlMs };
       await this.save(c, next);

@@ -4,6 +4,7 @@ import {
   decideAcquire,
   holderRefusalReason,
   newGrantRecord,
+  renewalCanWait,
   toGrant,
   type GrantRecord,
 } from '../../domain/lock';
@@ -46,7 +47,7 @@ export class SqliteLockStore implements LockStore {
   private readonly renewTx: (
     resource: string,
     holder: string,
-    o: { now: number; ttlMs?: number; token?: number },
+    o: { now: number; ttlMs?: number; token?: number; lazy?: boolean },
   ) => RenewOutcome;
 
   constructor(
@@ -125,10 +126,15 @@ export class SqliteLockStore implements LockStore {
     this.releaseTx = (r, h, o) => release.immediate(r, h, o);
 
     const renew = db.transaction(
-      (resource: string, holder: string, o: { now: number; ttlMs?: number; token?: number }) => {
+      (
+        resource: string,
+        holder: string,
+        o: { now: number; ttlMs?: number; token?: number; lazy?: boolean },
+      ) => {
         const own = this.s.own.get(resource, holder) as GrantRecord | undefined;
         const reason = holderRefusalReason(own, o.now, o.token);
         if (reason || !own) return this.refusal(resource, holder, o.now, reason, own);
+        if (renewalCanWait(own, o)) return { ok: true as const, grant: toGrant(own) };
         const ttlMs = o.ttlMs ?? own.ttlMs;
         const next = { ...own, ttlMs, renewedAt: o.now, expiresAt: o.now + ttlMs };
         this.update(next);
@@ -206,9 +212,18 @@ export class SqliteLockStore implements LockStore {
   renew(
     resource: string,
     holder: string,
-    opts: { now: number; ttlMs?: number; token?: number },
+    opts: { now: number; ttlMs?: number; token?: number; lazy?: boolean },
   ): Promise<RenewOutcome> {
-    return this.write(() => this.renewTx(resource, holder, opts));
+    return this.write(() => {
+      if (opts.lazy) {
+        // One read, no write lock: the check made before every action for an agent.
+        const own = this.s.own.get(resource, holder) as GrantRecord | undefined;
+        if (own && !holderRefusalReason(own, opts.now, opts.token) && renewalCanWait(own, opts)) {
+          return { ok: true as const, grant: toGrant(own) };
+        }
+      }
+      return this.renewTx(resource, holder, opts);
+    });
   }
 
   list(filter: LockListFilter, now: number): Promise<LockGrant[]> {

@@ -50,8 +50,9 @@ export function toAttachment(g: LockGrant): Attachment {
 
 /**
  * Agents attach to tasks through leases: one agent at a time on an `exclusive` task, any number on
- * a `collaborative` one. A lease lives for its TTL and is extended by heartbeats and by every
- * action checked with {@link assertAttached}; when it lapses the task is free again.
+ * a `collaborative` one. A lease lives for its TTL and is extended by heartbeats and by actions
+ * checked with {@link assertAttached} (at most once per quarter TTL); when it lapses the task is
+ * free again.
  * @example
  * const a = await attachments.attach(taskId, 'agent-7', { ttlMs: 30_000 });
  * await attachments.assertAttached(taskId, 'agent-7'); // before acting; throws if stale
@@ -143,7 +144,9 @@ export class AgentAttachmentService {
 
   /**
    * The check other modules make before acting for an agent: resolves with the live attachment
-   * (its fencing token included) and renews it, since activity keeps a lease alive. Throws
+   * (its fencing token included) and renews it, since activity keeps a lease alive: once a
+   * quarter of its TTL has passed since the last renewal (before that, the check is one read and
+   * at least three quarters of the lease are left). Throws
    * NOT_ATTACHED, LEASE_EXPIRED (lapsed, or `token` superseded) or LOCK_HELD (someone else holds
    * the task now, named with their expiry). A refused check writes nothing.
    */
@@ -156,6 +159,7 @@ export class AgentAttachmentService {
     const grant = await this.locks.renewLock(taskResource(ids.taskId), ids.agentId, {
       token: opts.token,
       subject: this.subject(ids.taskId, ids.agentId),
+      lazy: true,
     });
     return toAttachment(grant);
   }

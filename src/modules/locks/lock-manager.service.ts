@@ -216,16 +216,19 @@ export class LockManager {
     throw refusalError(opts.subject ?? lockSubject(r, h), r, out, now, opts.token);
   }
 
-  /** Extends a live lease to now + `ttlMs` (default: the grant's TTL). Never revives an expired one. */
+  /**
+   * Extends a live lease to now + `ttlMs` (default: the grant's TTL). Never revives an expired one.
+   * `lazy`: only checks (no write) a lease renewed less than a quarter of its TTL ago.
+   */
   async renewLock(
     resource: string,
     holder: string,
-    opts: { ttlMs?: number; token?: number; subject?: LockSubject } = {},
+    opts: { ttlMs?: number; token?: number; subject?: LockSubject; lazy?: boolean } = {},
   ): Promise<LockGrant> {
     const [r, h] = this.names(resource, holder);
     const ttlMs = opts.ttlMs === undefined ? undefined : parseOrThrow(ttlSchema, opts.ttlMs, 'ttl');
     const now = this.now();
-    const out = await this.store.renew(r, h, { now, ttlMs, token: opts.token });
+    const out = await this.store.renew(r, h, { now, ttlMs, token: opts.token, lazy: opts.lazy });
     if (out.ok) return out.grant;
     throw refusalError(opts.subject ?? lockSubject(r, h), r, out, now, opts.token);
   }
