@@ -78,6 +78,26 @@ export const executionRecordSchema = z
 
 export type ExecutionRecordInput = z.input<typeof executionRecordSchema>;
 
+/**
+ * True when a record built by our own code (ids, times, counts and excerpts it made itself) is
+ * within every limit of {@link executionRecordSchema} without parsing it: only the fields a caller's
+ * input sets are checked (the command's size, the agent id) and the excerpts' sizes.
+ */
+export function runRecordFits(r: ExecutionRecord): boolean {
+  const small = (s: string, max: number) =>
+    s.length * 3 <= max || Buffer.byteLength(s, 'utf8') <= max;
+  const a = r.agentId;
+  return (
+    (a === undefined || (a.length > 0 && a.length <= 200 && a.trim() === a)) &&
+    r.taskId.length > 0 &&
+    r.taskId.trim() === r.taskId &&
+    small(JSON.stringify(r.command), EXECUTION_LIMITS.commandMaxBytes) &&
+    [r.stdoutHead, r.stdoutTail, r.stderrHead, r.stderrTail].every((s) =>
+      small(s, EXECUTION_LIMITS.outputExcerptMaxBytes),
+    )
+  );
+}
+
 export const executionQuerySchema = z
   .object({
     taskId: z.string().trim().min(1, 'is required'),

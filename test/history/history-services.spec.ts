@@ -147,6 +147,43 @@ describe('task memory services (SQLite + JSONL under a temp home)', () => {
     );
   });
 
+  it('recordRun (the path of the sandbox service) stores what record does and keeps its limits', async () => {
+    const t = await tasks.create({ name: 'a' });
+    const base = {
+      taskId: t.id,
+      command: 'echo hi',
+      startedAt: new Date().toISOString(),
+      durationMs: 1.5,
+      exitCode: 0,
+      timedOut: false,
+      truncated: false,
+      stdoutBytes: 3,
+      stderrBytes: 0,
+      stdoutHead: 'hi\n',
+      stdoutTail: '',
+      stderrHead: '',
+      stderrTail: '',
+    };
+    const viaRecord = await executions.record({ ...base, id: 'exe_a', agentId: 'ag' });
+    const viaRun = await executions.recordRun({ ...base, id: 'exe_b', agentId: 'ag' });
+    const strip = ({ id, seq, ...rest }: { id: string; seq?: number }) => (void id, void seq, rest);
+    expect(strip(viaRun)).toEqual(strip(viaRecord));
+    expect(strip(await executions.get('exe_b'))).toEqual(strip(await executions.get('exe_a')));
+    // Input a caller sets still meets the schema: an oversized command is refused, an agent id
+    // with spaces is trimmed, and a task that is gone is not journaled.
+    const big = 'x'.repeat(70 * 1024);
+    expect(await code(executions.recordRun({ ...base, id: 'exe_c', command: big }))).toBe(
+      'VALIDATION',
+    );
+    expect((await executions.recordRun({ ...base, id: 'exe_d', agentId: ' ag ' })).agentId).toBe(
+      'ag',
+    );
+    expect(await code(executions.recordRun({ ...base, id: 'exe_e', taskId: 'tsk_nope' }))).toBe(
+      'NOT_FOUND',
+    );
+    expect((await executions.list({ taskId: t.id })).total).toBe(3);
+  });
+
   it('restore rewinds state, marks later history rewound (not duplicated), reopens a finished task', async () => {
     const t = await tasks.create({ name: 'a' });
     await tasks.start(t.id);

@@ -338,7 +338,7 @@ export class SandboxService {
     if (!this.journal) return;
     const r = e.result;
     try {
-      await this.journal.record({
+      await this.journal.recordRun({
         id: e.executionId,
         taskId: e.taskId,
         agentId: e.agentId,
@@ -350,8 +350,7 @@ export class SandboxService {
         truncated: r.truncated,
         stdoutBytes: r.stdoutBytes,
         stderrBytes: r.stderrBytes,
-        ...excerpts('stdout', r.stdout),
-        ...excerpts('stderr', r.stderr),
+        ...excerpts(r.stdout, r.stderr),
       });
     } catch (err) {
       this.logger.warn(`could not journal execution ${e.executionId}: ${(err as Error).message}`);
@@ -404,13 +403,19 @@ export class SandboxService {
   }
 }
 
-/** Journal excerpts: at most ~60 KiB of head and of tail. */
+/** Journal excerpts: at most ~60 KiB of head and of tail per stream. */
 const EXCERPT = 60 * 1024;
-function excerpts(name: 'stdout' | 'stderr', text: string): Record<string, string> {
+function excerpts(stdout: string, stderr: string) {
+  const [stdoutHead, stdoutTail] = headAndTail(stdout);
+  const [stderrHead, stderrTail] = headAndTail(stderr);
+  return { stdoutHead, stdoutTail, stderrHead, stderrTail };
+}
+function headAndTail(text: string): [string, string] {
+  if (text.length * 3 <= EXCERPT) return [text, ''];
   const b = Buffer.from(text, 'utf8');
-  if (b.length <= EXCERPT) return { [`${name}Head`]: text, [`${name}Tail`]: '' };
-  return {
-    [`${name}Head`]: b.subarray(0, EXCERPT - 4).toString('utf8'),
-    [`${name}Tail`]: b.subarray(b.length - EXCERPT + 4).toString('utf8'),
-  };
+  if (b.length <= EXCERPT) return [text, ''];
+  return [
+    b.subarray(0, EXCERPT - 4).toString('utf8'),
+    b.subarray(b.length - EXCERPT + 4).toString('utf8'),
+  ];
 }
