@@ -296,10 +296,14 @@ export class ExecSession {
           ...(lost && !stopped ? { detached: true } : {}),
           durationMs: Date.now() - started,
         };
+        // Most commands leave the environment as they found it: then the state is the same
+        // object (not parsed again, and nothing to store).
         const next =
-          r.env !== undefined && !stopped
-            ? { text: r.env, names: new Set(exportedNames(r.env)) }
-            : undefined;
+          r.env === undefined || stopped
+            ? undefined
+            : r.env === state?.text
+              ? state
+              : { text: r.env, names: new Set(exportedNames(r.env)) };
         return { result, state: next };
       } finally {
         this.deathListeners = this.deathListeners.filter((f) => f !== onDeath);
