@@ -40,6 +40,8 @@ interface Running {
   outEnded: boolean;
   errEnded: boolean;
   env?: string;
+  /** X frames that arrived before the pid did (an X on stderr can overtake the S on stdout). */
+  early?: { stream: 'stdout' | 'stderr'; f: Frame }[];
   done: () => void;
 }
 
@@ -190,11 +192,21 @@ export class ExecSession {
     if (f.kind === 'X') {
       // The session shell saw a child end. It is this command's end only when the child did not
       // report one (killed, or it replaced its shell): a child that did is usually gone after the
-      // next command started, and its X then names a pid that is not the current command's.
-      if (c.pid === undefined || f.pid !== c.pid) return;
+      // next command started, and its X then names a pid that is not the current command's. The
+      // streams are relayed separately, so an X on stderr may come before the S on stdout that
+      // names the pid: it is kept until then.
+      if (c.pid === undefined) {
+        (c.early ??= []).push({ stream, f });
+        return;
+      }
+      if (f.pid !== c.pid) return;
     } else if (f.nonce !== c.nonce) return;
-    if (f.kind === 'S') c.pid = f.value;
-    else if (f.kind === 'V') c.env = f.text;
+    if (f.kind === 'S') {
+      c.pid = f.value;
+      const early = c.early;
+      c.early = undefined;
+      for (const e of early ?? []) this.onFrame(e.stream, e.f);
+    } else if (f.kind === 'V') c.env = f.text;
     else {
       if (stream === 'stdout') {
         if (c.outEnded) return;
