@@ -57,6 +57,38 @@ describeDocker('exec sessions (real engine)', () => {
     await sh('export GREETING=hello; cd /workspace');
   });
 
+  it('a command that cannot change the state does not report it; the state carries on', async () => {
+    const run = async (shell: string) => {
+      const started = await rt.startExec(taskId, {
+        command: { shell },
+        timeoutMs: 10_000,
+        outputCapBytes: 1 << 20,
+      });
+      const result = await started.result;
+      const info = started.session!;
+      // base64: the log's frames would be read as frames (and dropped) if it came back raw.
+      const log = Buffer.from(
+        (
+          await rt.exec(taskId, {
+            command: ['base64', `${info.sessionDir}/out`],
+            timeoutMs: 10_000,
+            outputCapBytes: 1 << 24,
+          })
+        ).stdout,
+        'base64',
+      ).toString('latin1');
+      return { result, reported: log.includes(`oct:${info.nonce}:V`) };
+    };
+    const cd = await run('cd /tmp && export KEEP=yes');
+    expect(cd.reported).toBe(true);
+    const plain = await run('echo plain; ls /nonexistent-dir');
+    expect(plain).toMatchObject({ reported: false, result: { stdout: 'plain\n' } });
+    expect(plain.result.exitCode).not.toBe(0);
+    const after = await run('pwd; echo "$KEEP"');
+    expect(after).toMatchObject({ reported: true, result: { stdout: '/tmp\nyes\n' } });
+    await sh('cd /workspace; unset KEEP');
+  });
+
   it("applies a call's env and workdir to that call only", async () => {
     const r = await sh('pwd; echo "$ONLY"', { env: { ONLY: 'once' }, workdir: '/tmp' });
     expect(r.stdout).toBe('/tmp\nonce\n');

@@ -1,4 +1,5 @@
 import {
+  cannotChangeState,
   exportedNames,
   FrameScanner,
   oneLineQuote,
@@ -85,6 +86,52 @@ describe('exec session protocol', () => {
     expect(scan([Buffer.from(`\x1eoct:${N}:Z:-1\x1e`)]).frames).toEqual([
       { kind: 'Z', nonce: N, value: -1 },
     ]);
+  });
+
+  it('skips the environment report only for commands that certainly cannot change it', () => {
+    for (const c of [
+      'echo hi',
+      'npm test 2>&1 | tail -50',
+      'git status && git diff --stat',
+      'ls -la src/*.ts ~/x >/dev/null',
+      'grep -rn foo src; true',
+      'make -j4 all # build',
+    ]) {
+      expect([c, cannotChangeState(c)]).toEqual([c, true]);
+    }
+    for (const c of [
+      'cd src',
+      'true && cd /tmp',
+      'echo hi\ncd /',
+      'export A=1',
+      'A=1',
+      'PATH=/x ls',
+      'unset A',
+      'set -a',
+      '. ./env.sh',
+      'source env.sh',
+      'eval x',
+      'read x',
+      'for i in a b; do echo x; done',
+      'pushd /tmp',
+      'echo $HOME',
+      'echo $((X++))',
+      'echo `pwd`',
+      "echo 'quoted'",
+      'echo "quoted"',
+      'c\\d /tmp',
+      '(cd /)',
+      '{ cd /; }',
+      'c? /tmp',
+      '* x',
+      'ls | [ -d x ]',
+      'printf x',
+      'trap x EXIT',
+      'exec ls',
+      'command cd /',
+    ]) {
+      expect([c, cannotChangeState(c)]).toEqual([c, false]);
+    }
   });
 
   it('reads exported names from export -p text, values spanning lines', () => {

@@ -12,6 +12,7 @@ import { docker } from './docker-errors';
 import { killTree } from './docker-exec';
 import {
   bootstrapScript,
+  cannotChangeState,
   CLOSE_LINE,
   commandLine,
   exportedNames,
@@ -260,6 +261,8 @@ export class ExecSession {
         env: req.env,
         command: req.command.shell,
         sourced: this.sourced,
+        // The environment is reported back unless the command certainly leaves it as it was.
+        report: !(cannotChangeState(req.command.shell) && !req.env && req.workdir === undefined),
         stdin:
           req.stdin === undefined
             ? undefined

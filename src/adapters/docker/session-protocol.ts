@@ -6,14 +6,15 @@
  *
  * Input: an empty line, read by the session shell (which then opens the gate of the next child),
  * then the request line, read once, by that child only:
- * `set -- NONCE MARKER UNSET STATE WORKDIR ENVPRO ENVSAVE COMMAND STDIN`,
+ * `set -- NONCE MARKER UNSET STATE WORKDIR ENVPRO ENVSAVE COMMAND STDIN REPORT`,
  * every value a POSIX single-quoted literal on one line ({@link oneLineQuote}: `'` becomes `'\''`,
  * a newline `'"$__N"'`; NUL is refused), evaluated by the child, which alone then evaluates the
  * command (`eval`). Quoting instead of base64 keeps the path free of forks (a `base64 -d` would
  * cost one per value); only a `stdin` is base64 (it may be binary) and decoded in the sandbox.
  *
  * Output: data flows unchanged; frames are `RS "oct:" … RS` where RS is 0x1e: `NONCE:S:<pid>` the
- * command's process (group) id, `NONCE:V` … `NONCE:W` the `export -p` text it left, `NONCE:Z:<rc>`
+ * command's process (group) id, `NONCE:V` … `NONCE:W` the `export -p` text it left (only when
+ * REPORT is set: see {@link cannotChangeState}), `NONCE:Z:<rc>`
  * its end as the child reports it on exit (on both streams, after everything it wrote there, so
  * all of both streams is known to have arrived), and `x:X:<pid>:<rc>` the end as the session
  * shell saw it (after the child is gone; the only end of a command that was killed or replaced
@@ -56,9 +57,9 @@ function childScript(dir: string): string {
     // nothing follows it in the pipe until this command has ended).
     'if [ -n "$__oct_dot" ]; then . /proc/self/fd/5; else IFS= read -r __oct_req <&5 && eval "$__oct_req"; fi',
     'exec 5<&- 6<&-; unset __oct_req __oct_dot __oct_g',
-    '[ $# -eq 9 ] || exit 0',
+    '[ $# -eq 10 ] || exit 0',
     `printf '${RS}oct:%s:S:%s${RS}' "$1" "$$" >&3`,
-    '__oct_n=$1 __oct_c=$8 __oct_wd=$5 __oct_es=$7 __oct_in=/dev/null',
+    '__oct_n=$1 __oct_c=$8 __oct_wd=$5 __oct_es=$7 __oct_rep=${10} __oct_in=/dev/null',
     'if [ -n "$9" ]; then __oct_in=/tmp/.opencode-stdin-$1; printf %s "$9" | base64 -d >"$__oct_in"; fi',
     '[ -n "$3" ] && unset $3',
     'eval "$4"',
@@ -75,7 +76,8 @@ function childScript(dir: string): string {
     '  eval "$__oct_es"',
     '  if [ -n "$__oct_wd" ] && [ "$PWD" = "$__oct_wdp" ]; then cd -- "$__oct_pcwd" 2>/dev/null; fi',
     '  unset OPENCODE_EXEC_ID; __OCT_CWD=$PWD; export __OCT_CWD',
-    `  { printf '${RS}oct:%s:V${RS}' "$__oct_n"; export -p; printf '${RS}oct:%s:W${RS}${RS}oct:%s:Z:%s${RS}' "$__oct_n" "$__oct_n" "$__oct_rc"; } >&3`,
+    `  if [ -n "$__oct_rep" ]; then { printf '${RS}oct:%s:V${RS}' "$__oct_n"; export -p; printf '${RS}oct:%s:W${RS}${RS}oct:%s:Z:%s${RS}' "$__oct_n" "$__oct_n" "$__oct_rc"; } >&3`,
+    `  else printf '${RS}oct:%s:Z:%s${RS}' "$__oct_n" "$__oct_rc" >&3; fi`,
     `  printf '${RS}oct:%s:Z:%s${RS}' "$__oct_n" "$__oct_rc" >&4`,
     '  exit "$__oct_rc"',
     '}',
@@ -164,6 +166,8 @@ export interface CommandSpec {
   stdin?: Buffer;
   /** The child sources the request (E payload bit 2): it ends with `return`. */
   sourced?: boolean;
+  /** Report the environment the command leaves (`V`…`W`); false only where it cannot change it. */
+  report: boolean;
 }
 
 const NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
@@ -201,8 +205,44 @@ export function commandLine(c: CommandSpec): string {
     save,
     c.command,
     c.stdin ? c.stdin.toString('base64') : '',
+    c.report ? '1' : '',
   ];
   return `\nset -- ${args.map(oneLineQuote).join(' ')}\n${c.sourced ? 'return\n' : ''}`;
+}
+
+/** Only these characters: words, paths, options, globs, pipes, lists and redirections. */
+const PLAIN = /^[A-Za-z0-9_\s./,:@%+*?[\]~^|&;<>#-]*$/;
+/** Words that could change the shell's directory or variables (or run code that does). */
+const STATEFUL = new Set(
+  (
+    'cd pushd popd export unset set readonly declare typeset local read getopts for select ' +
+    'mapfile readarray printf let eval source exec command builtin enable trap wait fc coproc ' +
+    'alias unalias shopt hash'
+  ).split(' '),
+);
+
+/**
+ * True when a shell command certainly leaves the session's directory and exported variables as
+ * they were, so its end need not report them (one `export -p` and its frames fewer per command).
+ * Deliberately narrow: only plain words, paths, options, globs, pipes and redirections (no `=`,
+ * no expansion, quoting or escape that could build a word, no parentheses or braces, no glob as a
+ * command's name) and none of the builtins that change or may change the shell's state (a `.`
+ * word sources a file). Anything else reports, as every command did before.
+ * @example cannotChangeState('npm test 2>&1 | tail -50') // true
+ * @example cannotChangeState('cd src && npm test') // false
+ */
+export function cannotChangeState(command: string): boolean {
+  if (!PLAIN.test(command)) return false;
+  for (const w of command.split(/[\s|&;<>]+/)) {
+    if (w === '.' || STATEFUL.has(w)) return false;
+  }
+  // A glob or redirection in command position could become a builtin's name (`c?` next to a
+  // file named `cd`): only arguments may have them.
+  for (const simple of command.split(/[|&;\n]+/)) {
+    const name = simple.trim().split(/\s+/)[0] ?? '';
+    if (/[*?[<>~]/.test(name)) return false;
+  }
+  return true;
 }
 
 /** Ends an idle session (its waiting child removes the logs and ends the shell). */
