@@ -43,7 +43,14 @@ export function phraseInputErrorsLikeDomainErrors(server: McpServer): void {
     if (!schema || typeof schema.safeParseAsync !== 'function') {
       return original.call(server, tool, args, name);
     }
-    const parsed = await schema.safeParseAsync(args ?? {});
+    // Synchronous parse (no async machinery on every call); a schema with async parts throws,
+    // and is then parsed asynchronously.
+    let parsed: ReturnType<z.ZodObject['safeParse']>;
+    try {
+      parsed = schema.safeParse(args ?? {});
+    } catch {
+      parsed = await schema.safeParseAsync(args ?? {});
+    }
     if (parsed.success) return parsed.data;
     throw new Error(
       invalidArgumentsMessage(name, parsed.error.issues, Object.keys(schema.shape ?? {})),
