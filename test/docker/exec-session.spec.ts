@@ -199,7 +199,7 @@ describeDocker('exec sessions (real engine)', () => {
     const big = 'x'.repeat(70_000);
     const results: unknown[] = [];
     for (const source of [true, false]) {
-      const s = await ExecSession.open(docker, container, { source });
+      const s = await ExecSession.open(container, { source });
       expect((s as unknown as { sourced: boolean }).sourced).toBe(source);
       let state: SessionState | undefined;
       const run = async (shell: string, extra: Partial<Omit<ExecRequest, 'command'>> = {}) => {

@@ -1,17 +1,25 @@
 import { EventEmitter } from 'node:events';
-import type { Writable } from 'node:stream';
 import type Docker from 'dockerode';
 import { ExecSession } from '../../src/adapters/docker/exec-session';
 
 const RS = '\x1e';
 
+/** One frame of Docker's multiplexed stream: type (1 stdout, 2 stderr), 3 zero bytes, length. */
+function muxed(type: 1 | 2, text: string): Buffer {
+  const body = Buffer.from(text, 'latin1');
+  const head = Buffer.alloc(8);
+  head[0] = type;
+  head.writeUInt32BE(body.length, 4);
+  return Buffer.concat([head, body]);
+}
+
 /**
- * A session over a scripted stream (no engine): what the test writes to `out` / `err` is what the
- * demultiplexed stdout / stderr of the session shell would carry, in exactly that order.
+ * A session over a scripted stream (no engine): what the test sends to `out` / `err` is what the
+ * stdout / stderr of the session shell would carry, multiplexed as the engine does, in exactly
+ * that order (each send is one chunk; `split` cuts it in two at every byte position).
  */
 function fakeSession() {
   const written: string[] = [];
-  const sinks: { out?: Writable; err?: Writable } = {};
   let onWrite: (text: string) => void = () => undefined;
   const stream = Object.assign(new EventEmitter(), {
     write(data: string) {
@@ -25,18 +33,12 @@ function fakeSession() {
   const container = {
     exec: async () => ({ start: async () => stream }),
   } as unknown as Docker.Container;
-  const client = {
-    modem: {
-      demuxStream: (_s: unknown, out: Writable, err: Writable) => {
-        sinks.out = out;
-        sinks.err = err;
-      },
-    },
-  } as unknown as Docker;
-  const send = (to: 'out' | 'err', text: string) => sinks[to]!.write(Buffer.from(text, 'latin1'));
+  const send = (to: 'out' | 'err', text: string) =>
+    stream.emit('data', muxed(to === 'out' ? 1 : 2, text));
   return {
     written,
     send,
+    stream,
     open: () => {
       // Boot: answer the bootstrap with the session shell's report (pid 7, setsid + /proc).
       onWrite = (text) => {
@@ -48,7 +50,7 @@ function fakeSession() {
           send('err', `${RS}oct:${sid}:E:0${RS}`);
         });
       };
-      return ExecSession.open(client, container);
+      return ExecSession.open(container);
     },
   };
 }
@@ -91,6 +93,29 @@ describe('exec session frames (scripted stream)', () => {
     f.send('err', `${RS}oct:${nonce}:Z:0${RS}`);
     const { result } = await cmd.finished;
     expect(result).toMatchObject({ exitCode: 0, stdout: 'hi\n' });
+    s.close();
+  });
+
+  it('demultiplexes frames cut anywhere across chunks, and several frames in one chunk', async () => {
+    const f = fakeSession();
+    const s = await f.open();
+    const cmd = s.start(
+      { command: { shell: 'x' }, timeoutMs: 5_000, outputCapBytes: 1024 },
+      undefined,
+    );
+    const nonce = /set -- '([0-9a-f]{32})'/.exec(f.written.at(-1)!)![1]!;
+    const all = Buffer.concat([
+      muxed(1, `${RS}oct:${nonce}:S:41${RS}out-1 `),
+      muxed(2, 'err-1 '),
+      muxed(1, ''),
+      muxed(1, 'out-2'),
+      muxed(2, `err-2${RS}oct:${nonce}:Z:3${RS}`),
+      muxed(1, `${RS}oct:${nonce}:Z:3${RS}`),
+    ]);
+    // One byte per chunk: every header and payload is cut.
+    for (let i = 0; i < all.length; i++) f.stream.emit('data', all.subarray(i, i + 1));
+    const { result } = await cmd.finished;
+    expect(result).toMatchObject({ exitCode: 3, stdout: 'out-1 out-2', stderr: 'err-1 err-2' });
     s.close();
   });
 });

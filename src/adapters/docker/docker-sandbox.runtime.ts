@@ -51,7 +51,6 @@ export class DockerSandboxRuntime implements SandboxRuntime {
   ) {
     this.description = `docker (${engineAddress()})`;
     this.sessions = new SessionPool(
-      client,
       opts.sessionsPerTask ?? DEFAULT_SESSIONS_PER_TASK,
       opts.log ?? ((m) => process.stderr.write(`opencode-tools: ${m}\n`)),
     );

@@ -1,5 +1,4 @@
 import { randomBytes, randomUUID } from 'node:crypto';
-import { Writable } from 'node:stream';
 import type Docker from 'dockerode';
 import { CappedOutput } from '../../domain/capped-output';
 import type {
@@ -8,6 +7,7 @@ import type {
   ExecResult,
   SessionCommandInfo,
 } from '../../ports/sandbox-runtime.port';
+import { demuxDockerStream } from './demux';
 import { docker } from './docker-errors';
 import { killTree } from './docker-exec';
 import {
@@ -80,7 +80,6 @@ export class ExecSession {
   private deathListeners: ((why: string) => void)[] = [];
 
   private constructor(
-    private readonly client: Docker,
     private readonly container: Docker.Container,
     private readonly sid: string,
   ) {
@@ -92,11 +91,10 @@ export class ExecSession {
    * makes children read requests with `read`, as in a sandbox without /proc (for tests).
    */
   static async open(
-    client: Docker,
     container: Docker.Container,
     opts: { source?: boolean } = {},
   ): Promise<ExecSession> {
-    const s = new ExecSession(client, container, randomBytes(16).toString('hex'));
+    const s = new ExecSession(container, randomBytes(16).toString('hex'));
     await s.boot(opts);
     return s;
   }
@@ -118,21 +116,24 @@ export class ExecSession {
     this.stream = (await docker(() =>
       exec.start({ hijack: true, stdin: true }),
     )) as NodeJS.ReadWriteStream & { destroy(): void };
-    const sink = (name: 'stdout' | 'stderr') => {
-      const scanner = new FrameScanner(
+    const scanner = (name: 'stdout' | 'stderr') =>
+      new FrameScanner(
         (chunk) => this.onData(name, chunk),
         (f) => this.onFrame(name, f),
       );
-      return new Writable({
-        write: (chunk: Buffer, _enc, cb) => {
-          if (name === 'stdout') this.outBytes += chunk.length;
-          else this.errBytes += chunk.length;
-          scanner.push(chunk);
-          cb();
-        },
-      });
-    };
-    this.client.modem.demuxStream(this.stream, sink('stdout'), sink('stderr'));
+    const out = scanner('stdout');
+    const err = scanner('stderr');
+    demuxDockerStream(
+      this.stream,
+      (chunk) => {
+        this.outBytes += chunk.length;
+        out.push(chunk);
+      },
+      (chunk) => {
+        this.errBytes += chunk.length;
+        err.push(chunk);
+      },
+    );
     const died = (why: string) => () => this.die(why);
     this.stream.on('end', died('the session shell exited'));
     this.stream.on('close', died('the session stream closed'));

@@ -103,7 +103,6 @@ export class SessionPool {
   }
 
   constructor(
-    private readonly client: Docker,
     private readonly maxPerTask: number,
     private readonly log: Log,
   ) {}
@@ -116,11 +115,7 @@ export class SessionPool {
   ): Promise<StartedExec> {
     let t = this.tasks.get(taskId);
     if (!t) {
-      t = new TaskSessions(
-        this.maxPerTask,
-        () => ExecSession.open(this.client, container),
-        this.log,
-      );
+      t = new TaskSessions(this.maxPerTask, () => ExecSession.open(container), this.log);
       this.tasks.set(taskId, t);
     }
     // Before waiting for a session: a command that finishes meanwhile is newer and wins over it.
