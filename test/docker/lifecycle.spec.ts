@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { DomainError } from '../../src/domain/errors';
 import { newId } from '../../src/domain/ids';
 import type { OpenCodeToolsOptionsInput } from '../../src/config/options';
+import { EXECUTION_STORE, type ExecutionStore } from '../../src/ports/execution-store.port';
 import { SANDBOX_RUNTIME, type SandboxRuntime } from '../../src/ports/sandbox-runtime.port';
 import { TASK_REPOSITORY, type TaskRepository } from '../../src/ports/task-repository.port';
 import { ReconcilerService } from '../../src/modules/docker/reconciler.service';
@@ -107,6 +108,29 @@ describeDocker('task lifecycle drives Docker sandboxes (real engine)', () => {
     await tasks.delete(task.id, { force: true });
     expect(await ours(task.id)).toEqual([]);
     await expect(tasks.get(task.id)).rejects.toMatchObject({ code: 'NOT_FOUND' });
+  });
+
+  it('deleting a task while its commands run leaves no journal record behind', async () => {
+    const task = await tasks.create({ name: 'busy', sandbox: {} });
+    await tasks.start(task.id);
+    const store = app.get<ExecutionStore>(EXECUTION_STORE);
+    // A session command and an argv one, both running when the task is deleted.
+    const running = await Promise.all([
+      sandboxes.startExec(task.id, { command: 'sleep 30', timeoutMs: 60_000 }),
+      sandboxes.startExec(task.id, { command: ['sleep', '30'], timeoutMs: 60_000 }),
+    ]);
+    await new Promise((r) => setTimeout(r, 300));
+    const t0 = Date.now();
+    await tasks.delete(task.id, { force: true });
+    const results = await Promise.all(running.map((s) => s.done.catch((e: Error) => e)));
+    // Both end with the sandbox, not at their timeout; the session command as detached.
+    expect(Date.now() - t0).toBeLessThan(10_000);
+    expect(results[0]).toMatchObject({ exitCode: null, detached: true });
+    for (const [i, s] of running.entries()) {
+      expect([i, await store.get(s.executionId)]).toEqual([i, null]);
+      const r = results[i];
+      if (!(r instanceof Error)) expect(r.exitCode === 0 && !r.timedOut).toBe(false);
+    }
   });
 
   it('complete and fail stop the sandbox; resume re-creates a vanished one with its workspace', async () => {

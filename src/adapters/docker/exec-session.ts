@@ -344,9 +344,11 @@ export class ExecSession {
 
   /**
    * Drops the connection (stdin EOF: the shell exits once its command is done). A running
-   * command goes on and its output stays in the session's logs.
+   * command goes on and its output stays in the session's logs; its call ends now, `detached`
+   * (as when the session dies), instead of waiting for an end this session can no longer report.
    */
-  close(): void {
+  close(why = 'the session was closed (its sandbox stopped, restarted or removed)'): void {
+    if (this.alive && this.current) this.die(why);
     this.alive = false;
     try {
       this.stream?.end();
