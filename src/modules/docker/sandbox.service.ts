@@ -277,7 +277,7 @@ export class SandboxService {
         result,
       };
       this.events.emit(SANDBOX_EVENTS.exec, event);
-      await this.record(event, startedAt);
+      await this.record(event, startedAt, session);
       if (result.oomKilled) {
         await this.alerts?.raise({
           kind: 'oomKilled',
@@ -333,25 +333,34 @@ export class SandboxService {
     await this.located(taskId, () => this.runtime.writeFile(taskId, p, buf));
   }
 
-  /** Journals the execution; a journal failure is logged, never loses the result. */
-  private async record(e: SandboxExecEvent, startedAt: string): Promise<void> {
+  /**
+   * Journals the execution; a journal failure is logged, never loses the result. `taskChecked`: a
+   * session command this process started after checking the task. Deleting a task closes its
+   * sessions first, which ends such a command at once as `detached` (not journaled), so the task
+   * need not be looked up again. A `docker exec` (argv, `fresh`) ends only when its container is
+   * gone, possibly after the task row: it is looked up, as is a recovered execution.
+   */
+  private async record(e: SandboxExecEvent, startedAt: string, taskChecked = false): Promise<void> {
     if (!this.journal) return;
     const r = e.result;
     try {
-      await this.journal.recordRun({
-        id: e.executionId,
-        taskId: e.taskId,
-        agentId: e.agentId,
-        command: Array.isArray(e.command) ? e.command : e.command.shell,
-        startedAt,
-        durationMs: r.durationMs,
-        exitCode: r.exitCode,
-        timedOut: r.timedOut,
-        truncated: r.truncated,
-        stdoutBytes: r.stdoutBytes,
-        stderrBytes: r.stderrBytes,
-        ...excerpts(r.stdout, r.stderr),
-      });
+      await this.journal.recordRun(
+        {
+          id: e.executionId,
+          taskId: e.taskId,
+          agentId: e.agentId,
+          command: Array.isArray(e.command) ? e.command : e.command.shell,
+          startedAt,
+          durationMs: r.durationMs,
+          exitCode: r.exitCode,
+          timedOut: r.timedOut,
+          truncated: r.truncated,
+          stdoutBytes: r.stdoutBytes,
+          stderrBytes: r.stderrBytes,
+          ...excerpts(r.stdout, r.stderr),
+        },
+        { taskChecked },
+      );
     } catch (err) {
       this.logger.warn(`could not journal execution ${e.executionId}: ${(err as Error).message}`);
     }

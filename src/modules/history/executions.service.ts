@@ -34,11 +34,16 @@ export class ExecutionsService {
    * Journals a run the sandbox service built itself after checking its task: the same record as
    * {@link record}, without the schema parse (~50 µs of every command) when
    * {@link runRecordFits} says it is within the limits; otherwise (an oversized command) it goes
-   * through {@link record} and is refused the same way. The task is still looked up.
+   * through {@link record} and is refused the same way. `taskChecked`: the caller checked the task
+   * when the command started, so it is not looked up again (a task deleted meanwhile has its
+   * sandbox removed first, which ends the command before the task row and its journal go).
    */
-  async recordRun(rec: ExecutionRecord): Promise<ExecutionRecord> {
+  async recordRun(
+    rec: ExecutionRecord,
+    opts: { taskChecked?: boolean } = {},
+  ): Promise<ExecutionRecord> {
     if (!runRecordFits(rec)) return this.record(rec);
-    await this.lookup.get(rec.taskId);
+    if (!opts.taskChecked) await this.lookup.get(rec.taskId);
     return this.store.record(rec);
   }
 
