@@ -1,3 +1,4 @@
+import { fitsUtf8 } from './utf8';
 import { z } from 'zod';
 
 /** Limits of one execution record; the Docker module caps output before it gets here. */
@@ -84,16 +85,14 @@ export type ExecutionRecordInput = z.input<typeof executionRecordSchema>;
  * input sets are checked (the command's size, the agent id) and the excerpts' sizes.
  */
 export function runRecordFits(r: ExecutionRecord): boolean {
-  const small = (s: string, max: number) =>
-    s.length * 3 <= max || Buffer.byteLength(s, 'utf8') <= max;
   const a = r.agentId;
   return (
     (a === undefined || (a.length > 0 && a.length <= 200 && a.trim() === a)) &&
     r.taskId.length > 0 &&
     r.taskId.trim() === r.taskId &&
-    small(JSON.stringify(r.command), EXECUTION_LIMITS.commandMaxBytes) &&
+    fitsUtf8(JSON.stringify(r.command), EXECUTION_LIMITS.commandMaxBytes) &&
     [r.stdoutHead, r.stdoutTail, r.stderrHead, r.stderrTail].every((s) =>
-      small(s, EXECUTION_LIMITS.outputExcerptMaxBytes),
+      fitsUtf8(s, EXECUTION_LIMITS.outputExcerptMaxBytes),
     )
   );
 }

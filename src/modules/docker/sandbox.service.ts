@@ -1,3 +1,4 @@
+import { fitsUtf8 } from '../../domain/utf8';
 import { Inject, Injectable, Logger, Optional } from '@nestjs/common';
 import { EventEmitter2 } from '@nestjs/event-emitter';
 import { z } from 'zod';
@@ -420,9 +421,8 @@ function excerpts(stdout: string, stderr: string) {
   return { stdoutHead, stdoutTail, stderrHead, stderrTail };
 }
 function headAndTail(text: string): [string, string] {
-  if (text.length * 3 <= EXCERPT) return [text, ''];
+  if (fitsUtf8(text, EXCERPT)) return [text, ''];
   const b = Buffer.from(text, 'utf8');
-  if (b.length <= EXCERPT) return [text, ''];
   return [
     b.subarray(0, EXCERPT - 4).toString('utf8'),
     b.subarray(b.length - EXCERPT + 4).toString('utf8'),

@@ -1,12 +1,12 @@
+import { fitsUtf8 } from '../../domain/utf8';
+
 /**
  * Fits `text` into `maxBytes` of UTF-8 by keeping its head and tail (the start shows what ran, the
  * end how it finished) with a marker saying how much was left out. Never splits a character.
  */
 export function headTail(text: string, maxBytes: number): { text: string; truncated: boolean } {
-  // A UTF-16 code unit is at most 3 bytes of UTF-8: short text fits without encoding it.
-  if (text.length * 3 <= maxBytes) return { text, truncated: false };
+  if (fitsUtf8(text, maxBytes)) return { text, truncated: false };
   const buf = Buffer.from(text, 'utf8');
-  if (buf.length <= maxBytes) return { text, truncated: false };
   const half = Math.floor(maxBytes / 2);
   // Decoding a cut buffer replaces a split character with U+FFFD; trim those off the cut edges.
   const head = buf
