@@ -188,6 +188,20 @@ export function renewalCanWait(
   );
 }
 
+/**
+ * The lazy renewal's answer from a plain read of the holder's grant: the grant when it is the
+ * holder's, live, with the right token and {@link renewalCanWait}; otherwise undefined (renew in a
+ * transaction, which also gives the refusal).
+ */
+export function grantIfRenewalCanWait(
+  own: GrantRecord | undefined,
+  opts: { now: number; ttlMs?: number; token?: number; lazy?: boolean },
+): LockGrant | undefined {
+  return own && !holderRefusalReason(own, opts.now, opts.token) && renewalCanWait(own, opts)
+    ? toGrant(own)
+    : undefined;
+}
+
 /** Why a holder may not release or renew its grant, or null when it may. */
 export function holderRefusalReason(
   own: GrantRecord | undefined,

@@ -1,6 +1,7 @@
 import type { Pool, PoolClient } from 'pg';
 import {
   decideAcquire,
+  grantIfRenewalCanWait,
   holderRefusalReason,
   newGrantRecord,
   renewalCanWait,
@@ -160,10 +161,8 @@ export class PostgresLockStore implements LockStore {
         `SELECT ${COLUMNS} FROM lock_grants WHERE resource = $1 AND holder = $2`,
         [resource, holder],
       );
-      const own = rows[0];
-      if (own && !holderRefusalReason(own, opts.now, opts.token) && renewalCanWait(own, opts)) {
-        return { ok: true, grant: toGrant(own) };
-      }
+      const grant = grantIfRenewalCanWait(rows[0], opts);
+      if (grant) return { ok: true, grant };
     }
     return this.tx(resource, async (c) => {
       const own = await this.own(c, resource, holder);

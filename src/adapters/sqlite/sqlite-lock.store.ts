@@ -2,6 +2,7 @@ import type BetterSqlite3 from 'better-sqlite3';
 import { DomainError } from '../../domain/errors';
 import {
   decideAcquire,
+  grantIfRenewalCanWait,
   holderRefusalReason,
   newGrantRecord,
   renewalCanWait,
@@ -218,9 +219,8 @@ export class SqliteLockStore implements LockStore {
       if (opts.lazy) {
         // One read, no write lock: the check made before every action for an agent.
         const own = this.s.own.get(resource, holder) as GrantRecord | undefined;
-        if (own && !holderRefusalReason(own, opts.now, opts.token) && renewalCanWait(own, opts)) {
-          return { ok: true as const, grant: toGrant(own) };
-        }
+        const grant = grantIfRenewalCanWait(own, opts);
+        if (grant) return { ok: true as const, grant };
       }
       return this.renewTx(resource, holder, opts);
     });
