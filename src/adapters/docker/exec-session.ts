@@ -348,7 +348,8 @@ export class ExecSession {
    * (as when the session dies), instead of waiting for an end this session can no longer report.
    */
   close(why = 'the session was closed (its sandbox stopped, restarted or removed)'): void {
-    if (this.alive && this.current) this.die(why);
+    // die() tells the running command and then comes back here, no longer alive.
+    if (this.alive && this.current) return this.die(why);
     this.alive = false;
     try {
       this.stream?.end();
