@@ -1,6 +1,7 @@
 import Docker from 'dockerode';
 import { createDockerSandboxRuntime } from '../../src/adapters/docker';
 import { ExecSession, type SessionState } from '../../src/adapters/docker/exec-session';
+import { RS } from '../../src/adapters/docker/session-protocol';
 import { newId } from '../../src/domain/ids';
 import type { ExecRequest, SandboxRuntime } from '../../src/ports/sandbox-runtime.port';
 import { sandboxConfig } from '../contract/sandbox-runtime.contract';
@@ -57,26 +58,34 @@ describeDocker('exec sessions (real engine)', () => {
     await sh('export GREETING=hello; cd /workspace');
   });
 
+  /** Runs a session command and reads back the session's `out` log from where it started. */
+  const logged = async (shell: string) => {
+    const started = await rt.startExec(taskId, {
+      command: { shell },
+      timeoutMs: 10_000,
+      outputCapBytes: 1 << 20,
+    });
+    const result = await started.result;
+    const info = started.session!;
+    // base64: the log's frames would be read as frames (and dropped) if it came back raw.
+    const log = Buffer.from(
+      (
+        await rt.exec(taskId, {
+          command: ['base64', `${info.sessionDir}/out`],
+          timeoutMs: 10_000,
+          outputCapBytes: 1 << 24,
+        })
+      ).stdout,
+      'base64',
+    )
+      .subarray(info.outStart)
+      .toString('latin1');
+    return { result, info, log };
+  };
+
   it('a command that cannot change the state does not report it; the state carries on', async () => {
     const run = async (shell: string) => {
-      const started = await rt.startExec(taskId, {
-        command: { shell },
-        timeoutMs: 10_000,
-        outputCapBytes: 1 << 20,
-      });
-      const result = await started.result;
-      const info = started.session!;
-      // base64: the log's frames would be read as frames (and dropped) if it came back raw.
-      const log = Buffer.from(
-        (
-          await rt.exec(taskId, {
-            command: ['base64', `${info.sessionDir}/out`],
-            timeoutMs: 10_000,
-            outputCapBytes: 1 << 24,
-          })
-        ).stdout,
-        'base64',
-      ).toString('latin1');
+      const { result, info, log } = await logged(shell);
       return { result, reported: log.includes(`oct:${info.nonce}:V`) };
     };
     const cd = await run('cd /tmp && export KEEP=yes');
@@ -103,10 +112,29 @@ describeDocker('exec sessions (real engine)', () => {
     expect(r).toMatchObject({ exitCode: 42, stdout: 'out', stderr: 'err', timedOut: false });
     expect((await sh('false')).exitCode).toBe(1);
     expect((await sh('kill -s TERM $$')).exitCode).toBe(143);
+    // A command that replaces its shell reports no end of its own: the session shell's is used.
+    expect((await sh('exec true')).exitCode).toBe(0);
+    expect(await sh("exec sh -c 'echo replaced; exit 7'")).toMatchObject({
+      exitCode: 7,
+      stdout: 'replaced\n',
+    });
     // Bytes that look like our frames, binary output and a stdin.
     const tricky = await sh('printf "\\036oct:abc:E:0\\036 done"; cat', { stdin: 'in\u0000put' });
     expect(tricky.stdout).toBe('\x1eoct:abc:E:0\x1e donein\u0000put');
     expect(tricky.exitCode).toBe(0);
+  });
+
+  it("the session shell reports a command's end only when the command could not", async () => {
+    // The child reported its end (Z on both streams): no X frame follows in the log.
+    const plain = await logged('echo plain');
+    expect(plain.result).toMatchObject({ exitCode: 0, stdout: 'plain\n' });
+    expect(plain.log).toContain(`oct:${plain.info.nonce}:Z:0`);
+    // The next command (the log reader above) has run since, so the session shell is done with it.
+    expect(plain.log).not.toContain('oct:x:X:');
+    const replaced = await logged('exec sh -c "exit 5"');
+    expect(replaced.result.exitCode).toBe(5);
+    expect(replaced.log).not.toContain(`oct:${replaced.info.nonce}:Z`);
+    expect(replaced.log).toMatch(new RegExp(`oct:x:X:\\d+:5${RS}`));
   });
 
   it('caps output per stream, keeping head and tail and the full byte count', async () => {

@@ -18,7 +18,9 @@
  * its end as the child reports it on exit (on both streams, after everything it wrote there, so
  * all of both streams is known to have arrived), and `x:X:<pid>:<rc>` the end as the session
  * shell saw it (after the child is gone; the only end of a command that was killed or replaced
- * its shell with `exec`). The nonce is 128 random bits fresh for every command, so output cannot
+ * its shell with `exec`, and written only for such a command: a child that wrote its Z frames
+ * then writes `z` to its gate, which the session shell reads before it starts the next child, so
+ * a normal end costs no frames, relays or wakeups after the command). The nonce is 128 random bits fresh for every command, so output cannot
  * end a frame by accident, and frames are found anywhere in a chunk (output need not end in a
  * newline).
  */
@@ -49,7 +51,8 @@ function childScript(dir: string): string {
     `__oct_bye() { rm -rf -- ${shellQuote(dir)}; kill -s TERM "$PPID" 2>/dev/null; exit 0; }`,
     // Our gate, read-only; the inherited read-write fds of both gates are closed, so the gate
     // reads EOF when the session shell is gone, and this child ends.
-    `if [ "$__oct_g" = 0 ]; then exec 6<${g(0)}; else exec 6<${g(1)}; fi || exit 0`,
+    `if [ "$__oct_g" = 0 ]; then __oct_gp=${g(0)}; else __oct_gp=${g(1)}; fi`,
+    'exec 6<"$__oct_gp" || exit 0',
     'exec 7>&- 8>&-',
     'IFS= read -r __oct_req <&6 || exit 0',
     // `read` takes a pipe byte by byte (~1.5 µs a byte in busybox), so where /proc shows fd 5
@@ -79,6 +82,9 @@ function childScript(dir: string): string {
     `  if [ -n "$__oct_rep" ]; then { printf '${RS}oct:%s:V${RS}' "$__oct_n"; export -p; printf '${RS}oct:%s:W${RS}${RS}oct:%s:Z:%s${RS}' "$__oct_n" "$__oct_n" "$__oct_rc"; } >&3`,
     `  else printf '${RS}oct:%s:Z:%s${RS}' "$__oct_n" "$__oct_rc" >&3; fi`,
     `  printf '${RS}oct:%s:Z:%s${RS}' "$__oct_n" "$__oct_rc" >&4`,
+    // Tells the session shell that both Z frames are out, so it writes no X for this end. Opened
+    // read-write: a write-only open would wait forever for a reader if the session shell is gone.
+    '  printf \'z\\n\' 2>/dev/null 1<>"$__oct_gp"',
     '  exit "$__oct_rc"',
     '}',
     'trap __oct_save EXIT',
@@ -143,8 +149,15 @@ export function bootstrapScript(
     '    IFS= read -r __oct_req <&5 || exit 0',
     "    if [ $__oct_k = 0 ]; then printf '\\n' >&7; else printf '\\n' >&8; fi",
     '    wait "$__oct_a"; __oct_r=$?',
-    `    printf '${RS}oct:x:X:%s:%s${RS}' "$__oct_a" "$__oct_r" >&3`,
-    `    printf '${RS}oct:x:X:%s:%s${RS}' "$__oct_a" "$__oct_r" >&4`,
+    // Did the child report its end? It wrote `z` to its gate after its Z frames if so. The gate
+    // is read up to a sentinel written here (this shell holds it read-write, and no child reads
+    // it until the replacement below is started), so the read never blocks.
+    "    __oct_z=; if [ $__oct_k = 0 ]; then __oct_gw=7; else __oct_gw=8; fi; printf 's\\n' >&$__oct_gw",
+    '    while IFS= read -r __oct_l <&$__oct_gw && [ "$__oct_l" != s ]; do [ "$__oct_l" = z ] && __oct_z=1; done',
+    '    if [ -z "$__oct_z" ]; then',
+    `      printf '${RS}oct:x:X:%s:%s${RS}' "$__oct_a" "$__oct_r" >&3`,
+    `      printf '${RS}oct:x:X:%s:%s${RS}' "$__oct_a" "$__oct_r" >&4`,
+    '    fi',
     '    __oct_spawn $__oct_k; __oct_a=$__oct_b; __oct_b=$!; __oct_k=$((1 - __oct_k))',
     '  done',
     '}',
