@@ -204,6 +204,33 @@ describeDocker('exec sessions (real engine)', () => {
     expect(after).toMatchObject({ exitCode: 0, stdout: 'alive\n/workspace\n' });
   });
 
+  it('a session whose shell was killed ends at once and leaves no process behind', async () => {
+    const container = docker.getContainer(`oct-${taskId}`);
+    /** The session's output relays: the last of its processes to end. */
+    const relays = async (dir: string) =>
+      (await processes()).split('\n').filter((l) => l.includes(`tee -a ${dir}/`)).length;
+    const s = await ExecSession.open(container);
+    const died = new Promise<string>((res) => s.onDeath(res));
+    const r = await s.start(
+      { command: { shell: 'echo one' }, timeoutMs: 10_000, outputCapBytes: 1 << 20 },
+      undefined,
+    ).finished;
+    expect(r.result.stdout).toBe('one\n');
+    expect(await relays(s.dir)).toBe(2);
+    const kill = await rt.exec(taskId, {
+      command: ['kill', '-9', String(s.shellPid)],
+      timeoutMs: 10_000,
+      outputCapBytes: 1 << 20,
+    });
+    expect(kill.exitCode).toBe(0);
+    expect(await died).toBe('the session shell exited');
+    for (let i = 0; i < 50 && (await relays(s.dir)) > 0; i++) {
+      await new Promise((res) => setTimeout(res, 100));
+    }
+    expect(await relays(s.dir)).toBe(0);
+    expect(await processes()).not.toMatch(new RegExp(`\\b${s.shellPid}\\b.*sh`));
+  });
+
   it('fresh: true and argv commands use a clean process', async () => {
     await sh('cd /tmp && export STICKY=1');
     const fresh = await sh('pwd; echo "${STICKY-none}"', { fresh: true });
