@@ -11,7 +11,8 @@ describeDocker('argv and fresh executions survive kill -9 of their process (buil
   const home = tempHome('oct-exec-argv-restart-');
   const env = { OPENCODE_HOME: home.dir, OPENCODE_SANDBOX_IMAGE: TEST_IMAGE };
   let taskId: string;
-  const script = 'echo a; sleep 3; echo b; exit 7';
+  /** Prints `a`, then waits (however slow the machine) until the test creates `go`. */
+  const script = (go: string) => `echo a; while [ ! -e ${go} ]; do sleep 0.1; done; echo b; exit 7`;
 
   beforeAll(() => {
     assertBuilt();
@@ -46,11 +47,12 @@ describeDocker('argv and fresh executions survive kill -9 of their process (buil
     ).filter((e) => e.id === id);
 
   it.each([
-    ['an argv command', ['--', 'sh', '-c', script]],
-    ['a fresh shell command', ['--fresh', '--shell', script]],
+    ['an argv command', '/tmp/go-argv', (s: string) => ['--', 'sh', '-c', s]],
+    ['a fresh shell command', '/tmp/go-fresh', (s: string) => ['--fresh', '--shell', s]],
   ])(
     '%s: a new process reads its whole output and exit code, and journals it once',
-    async (_name, cmd) => {
+    async (_name, go, argsOf) => {
+      const cmd = argsOf(script(go));
       const key = `k-${cmd[0]}`;
       await startAndKill(['--idempotency-key', key, ...cmd]);
       // A new process, same key, answering at once: the first execution, still running.
@@ -62,6 +64,7 @@ describeDocker('argv and fresh executions survive kill -9 of their process (buil
       expect(doc).toMatchObject({ status: 'running', replayed: true });
       const poll = JSON.parse(cli(['exec-poll', doc.executionId, '--json'], env).stdout);
       expect(poll).toMatchObject({ status: 'running', stdout: 'a\n', exitCode: null });
+      expect(cli(['exec', '--task', taskId, '--', 'touch', go], env).code).toBe(0);
       const wait = cli(['exec-wait', doc.executionId, '--timeout', '20s'], env);
       expect(wait).toMatchObject({ code: 7, stdout: 'a\nb\n', stderr: '' });
       const after = JSON.parse(cli(['exec-poll', doc.executionId, '--json'], env).stdout);
