@@ -138,13 +138,15 @@ describeDocker('argv and fresh commands are journaled in the sandbox (real engin
     const chunks: Buffer[] = [];
     const s = await rt.startExec(
       taskId,
-      req(['sh', '-c', 'cat; sleep 3'], { stdin: bytes }),
+      // Runs on until the test lets it end, however slow the machine.
+      req(['sh', '-c', 'cat; while [ ! -e /tmp/go-bytes ]; do sleep 0.1; done'], { stdin: bytes }),
       (stream, c) => stream === 'stdout' && chunks.push(Buffer.from(c)),
     );
     for (let i = 0; i < 100 && Buffer.concat(chunks).length < bytes.length; i++) await sleep(50);
     const logs = await rt.readSessionOutput(taskId, s.session!, 1 << 20);
     expect(logs.exitCode).toBeUndefined();
     expect(logs.stdout.equals(bytes)).toBe(true);
+    expect((await rt.exec(taskId, req(['touch', '/tmp/go-bytes']))).exitCode).toBe(0);
     const r = await s.result;
     expect(Buffer.concat(chunks).equals(bytes)).toBe(true);
     expect(r.stdoutBytes).toBe(bytes.length);
