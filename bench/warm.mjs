@@ -218,6 +218,12 @@ printTable(
     ),
   ],
 );
+// This machine's speed drifts (a shared VM): the bare round trip is the yardstick of the moment.
+const sessionP50 = pct(ex['execute_in_task (session, MCP in-memory)'], 0.5);
+const bareP50 = pct(ex['bare attached-shell round trip'], 0.5);
+console.log(
+  `session exec p50 = ${fmt(sessionP50 / bareP50, 1)}× the bare round trip (${fmt(bareP50, 2)} ms now)`,
+);
 
 // --- clean up ----------------------------------------------------------------------------------
 for (const id of created) {
