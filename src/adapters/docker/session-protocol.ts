@@ -20,9 +20,9 @@
  * shell saw it (after the child is gone; the only end of a command that was killed or replaced
  * its shell with `exec`, and written only for such a command: a child that wrote its Z frames
  * then writes `z` to its gate, which the session shell reads before it starts the next child, so
- * a normal end costs no frames, relays or wakeups after the command). The nonce is 128 random bits fresh for every command, so output cannot
- * end a frame by accident, and frames are found anywhere in a chunk (output need not end in a
- * newline).
+ * a normal end costs no frames, relays or wakeups after the command). The nonce is 128 random
+ * bits fresh for every command, so output cannot end a frame by accident, and frames are found
+ * anywhere in a chunk (output need not end in a newline).
  */
 export const RS = '\x1e';
 
