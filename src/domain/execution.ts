@@ -1,5 +1,5 @@
-import { fitsUtf8 } from './utf8';
 import { z } from 'zod';
+import { fitsUtf8 } from './utf8';
 
 /** Limits of one execution record; the Docker module caps output before it gets here. */
 export const EXECUTION_LIMITS = {

@@ -1,7 +1,7 @@
-import { fitsUtf8 } from '../../domain/utf8';
 import { Inject, Injectable, Logger, Optional } from '@nestjs/common';
 import { EventEmitter2 } from '@nestjs/event-emitter';
 import { z } from 'zod';
+import { utf8IfOver } from '../../domain/utf8';
 import { OPENCODE_OPTIONS, type OpenCodeToolsOptions } from '../../config/options';
 import { DomainError, NotFoundError, ValidationError } from '../../domain/errors';
 import { newId } from '../../domain/ids';
@@ -421,8 +421,8 @@ function excerpts(stdout: string, stderr: string) {
   return { stdoutHead, stdoutTail, stderrHead, stderrTail };
 }
 function headAndTail(text: string): [string, string] {
-  if (fitsUtf8(text, EXCERPT)) return [text, ''];
-  const b = Buffer.from(text, 'utf8');
+  const b = utf8IfOver(text, EXCERPT);
+  if (!b) return [text, ''];
   return [
     b.subarray(0, EXCERPT - 4).toString('utf8'),
     b.subarray(b.length - EXCERPT + 4).toString('utf8'),

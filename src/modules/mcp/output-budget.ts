@@ -1,12 +1,12 @@
-import { fitsUtf8 } from '../../domain/utf8';
+import { utf8IfOver } from '../../domain/utf8';
 
 /**
  * Fits `text` into `maxBytes` of UTF-8 by keeping its head and tail (the start shows what ran, the
  * end how it finished) with a marker saying how much was left out. Never splits a character.
  */
 export function headTail(text: string, maxBytes: number): { text: string; truncated: boolean } {
-  if (fitsUtf8(text, maxBytes)) return { text, truncated: false };
-  const buf = Buffer.from(text, 'utf8');
+  const buf = utf8IfOver(text, maxBytes);
+  if (!buf) return { text, truncated: false };
   const half = Math.floor(maxBytes / 2);
   // Decoding a cut buffer replaces a split character with U+FFFD; trim those off the cut edges.
   const head = buf
