@@ -147,12 +147,13 @@ export function bootstrapScript(
     '  __oct_spawn 0; __oct_a=$!; __oct_spawn 1; __oct_b=$!; __oct_k=0',
     '  while :; do',
     '    IFS= read -r __oct_req <&5 || exit 0',
-    "    if [ $__oct_k = 0 ]; then printf '\\n' >&7; else printf '\\n' >&8; fi",
+    // The gate of the child this request goes to: fd 7 (g0) or 8 (g1).
+    "    __oct_gw=$((7 + __oct_k)); printf '\\n' >&$__oct_gw",
     '    wait "$__oct_a"; __oct_r=$?',
     // Did the child report its end? It wrote `z` to its gate after its Z frames if so. The gate
     // is read up to a sentinel written here (this shell holds it read-write, and no child reads
     // it until the replacement below is started), so the read never blocks.
-    "    __oct_z=; if [ $__oct_k = 0 ]; then __oct_gw=7; else __oct_gw=8; fi; printf 's\\n' >&$__oct_gw",
+    "    __oct_z=; printf 's\\n' >&$__oct_gw",
     '    while IFS= read -r __oct_l <&$__oct_gw && [ "$__oct_l" != s ]; do [ "$__oct_l" = z ] && __oct_z=1; done',
     '    if [ -z "$__oct_z" ]; then',
     `      printf '${RS}oct:x:X:%s:%s${RS}' "$__oct_a" "$__oct_r" >&3`,
