@@ -75,6 +75,11 @@ export class ExecSession {
   private hasSetsid = false;
   /** Children source the request from /proc instead of reading it byte by byte. */
   private sourced = false;
+  /**
+   * How children read a request: sourced from /proc (busybox ash, dash), with bash's `read -N`
+   * (bash), or line by line with `read` (any other shell, or no /proc).
+   */
+  readMode: 'source' | 'read-n' | 'line' = 'line';
   private current?: Running;
   private stream!: NodeJS.ReadWriteStream & { destroy(): void };
   private deathListeners: ((why: string) => void)[] = [];
@@ -157,6 +162,7 @@ export class ExecSession {
     this.shellPid = r.pid;
     this.hasSetsid = ((r.rc ?? 0) & 1) === 1;
     this.sourced = ((r.rc ?? 0) & 2) === 2;
+    this.readMode = this.sourced ? 'source' : ((r.rc ?? 0) & 4) === 4 ? 'read-n' : 'line';
     this.baseNames = new Set(exportedNames(r.env ?? '').filter((n) => n !== '__OCT_CWD'));
   }
 

@@ -4,8 +4,9 @@
  * (its own session and process group) waiting on its gate, so the ~1 ms of `setsid` + `exec sh`
  * is paid while idle, not while the caller waits.
  *
- * Input: an empty line, read by the session shell (which then opens the gate of the next child),
- * then the request line, read once, by that child only:
+ * Input: a line with the request's length in bytes, read by the session shell (which then opens
+ * the gate of the next child and passes the line on to it), then the request line, read once, by
+ * that child only:
  * `set -- NONCE MARKER UNSET STATE WORKDIR ENVPRO ENVSAVE COMMAND STDIN REPORT`,
  * every value a POSIX single-quoted literal on one line ({@link oneLineQuote}: `'` becomes `'\''`,
  * a newline `'"$__N"'`; NUL is refused), evaluated by the child, which alone then evaluates the
@@ -54,30 +55,45 @@ function childScript(dir: string): string {
     `if [ "$__oct_g" = 0 ]; then __oct_gp=${g(0)}; else __oct_gp=${g(1)}; fi`,
     'exec 6<"$__oct_gp" || exit 0',
     'exec 7>&- 8>&-',
-    'IFS= read -r __oct_req <&6 || exit 0',
-    // `read` takes a pipe byte by byte (~1.5 µs a byte in busybox), so where /proc shows fd 5
-    // the request is sourced instead (`.` reads in blocks; the request ends with `return`, and
-    // nothing follows it in the pipe until this command has ended).
-    'if [ -n "$__oct_dot" ]; then . /proc/self/fd/5; else IFS= read -r __oct_req <&5 && eval "$__oct_req"; fi',
-    'exec 5<&- 6<&-; unset __oct_req __oct_dot __oct_g',
+    // The gate's line is the request's length in bytes (for `read -N`).
+    'IFS= read -r __oct_len <&6 || exit 0',
+    // `read` takes a pipe byte by byte (~1.5 µs a byte in busybox, ~0.5 µs and a system call a
+    // byte in bash), so the request is read in blocks where the shell can:
+    // - busybox ash and dash, where /proc shows fd 5 (`__oct_dot` 1): the request is sourced (`.`
+    //   reads in blocks and runs what it has read; the request ends with `return`, and nothing
+    //   follows it in the pipe until this command has ended);
+    // - bash (n): `.` would read to the end of the pipe (it never ends), but `read -N` takes the
+    //   given count in blocks: bytes, not characters, under LC_ALL=C (for this builtin only);
+    // - any other shell: line by line with `read`.
+    'if [ "$__oct_dot" = 1 ]; then . /proc/self/fd/5',
+    'elif [ "$__oct_dot" = n ]; then LC_ALL=C IFS= read -r -N "$__oct_len" __oct_req <&5 && eval "$__oct_req"',
+    'else IFS= read -r __oct_req <&5 && eval "$__oct_req"; fi',
+    'exec 5<&- 6<&-; unset __oct_req __oct_len __oct_dot __oct_g',
     '[ $# -eq 10 ] || exit 0',
     `printf '${RS}oct:%s:S:%s${RS}' "$1" "$$" >&3`,
     '__oct_n=$1 __oct_c=$8 __oct_wd=$5 __oct_es=$7 __oct_rep=${10} __oct_in=/dev/null',
     'if [ -n "$9" ]; then __oct_in=/tmp/.opencode-stdin-$1; printf %s "$9" | base64 -d >"$__oct_in"; fi',
     '[ -n "$3" ] && unset $3',
     'eval "$4"',
-    'if [ -n "${__OCT_CWD-}" ]; then cd -- "$__OCT_CWD" 2>/dev/null || printf \'opencode-tools: the session directory %s is gone; running in %s\\n\' "$__OCT_CWD" "$PWD" >&2; fi',
+    // The directory changes made here leave OLDPWD as the task's state has it (bash exports
+    // OLDPWD: a `cd` of ours would change the state the command sees and leaves).
+    '__oct_cd() { __oct_ho=${OLDPWD+x} __oct_o=${OLDPWD-}; cd -- "$1" 2>/dev/null; __oct_r=$?; if [ -n "$__oct_ho" ]; then OLDPWD=$__oct_o; else unset OLDPWD; fi; return $__oct_r; }',
+    'if [ -n "${__OCT_CWD-}" ]; then __oct_cd "$__OCT_CWD" || printf \'opencode-tools: the session directory %s is gone; running in %s\\n\' "$__OCT_CWD" "$PWD" >&2; fi',
     'unset __OCT_CWD',
     '__oct_pcwd=$PWD',
-    'if [ -n "$__oct_wd" ]; then cd -- "$__oct_wd" 2>/dev/null || { printf \'opencode-tools: workdir %s: no such directory in the sandbox\\n\' "$__oct_wd" >&2; exit 126; }; fi',
+    'if [ -n "$__oct_wd" ]; then __oct_cd "$__oct_wd" || { printf \'opencode-tools: workdir %s: no such directory in the sandbox\\n\' "$__oct_wd" >&2; exit 126; }; fi',
     '__oct_wdp=$PWD',
     'eval "$6"',
     'export OPENCODE_EXEC_ID="$2"',
     '__oct_save() {',
     '  __oct_rc=$?; set +eu; trap - EXIT',
     '  [ "$__oct_in" != /dev/null ] && rm -f -- "$__oct_in"',
+    // bash also runs this trap when a signal ends the shell, with `$?` 0 and the command's
+    // redirections (3>&- 4>&-) still in place, and then dies of the signal. Then no end is
+    // reported here: the session shell reports the real one (X, 128 + the signal's number).
+    '  { printf \'\' >&3; } 2>/dev/null || exit "$__oct_rc"',
     '  eval "$__oct_es"',
-    '  if [ -n "$__oct_wd" ] && [ "$PWD" = "$__oct_wdp" ]; then cd -- "$__oct_pcwd" 2>/dev/null; fi',
+    '  if [ -n "$__oct_wd" ] && [ "$PWD" = "$__oct_wdp" ]; then __oct_cd "$__oct_pcwd"; fi',
     '  unset OPENCODE_EXEC_ID; __OCT_CWD=$PWD; export __OCT_CWD',
     `  if [ -n "$__oct_rep" ]; then { printf '${RS}oct:%s:V${RS}' "$__oct_n"; export -p; printf '${RS}oct:%s:W${RS}${RS}oct:%s:Z:%s${RS}' "$__oct_n" "$__oct_n" "$__oct_rc"; } >&3`,
     `  else printf '${RS}oct:%s:Z:%s${RS}' "$__oct_n" "$__oct_rc" >&3; fi`,
@@ -123,11 +139,16 @@ export function bootstrapScript(
     'exec 1>&3 2>&4',
     `__OCT_CHILD=${shellQuote(childScript(dir))}`,
     'if command -v setsid >/dev/null 2>&1; then __OCT_SETSID=setsid; else __OCT_SETSID=; fi',
-    // E's payload: 1 = setsid exists, + 2 = children can source the request from /proc.
+    // E's payload: 1 = setsid exists, + 2 = children source the request from /proc, + 4 = they
+    // read it with bash's `read -N` (see the child).
     '__oct_f=${__OCT_SETSID:+1}; __oct_f=${__oct_f:-0}',
     opts.source === false
       ? '__OCT_DOT='
-      : 'if [ -r /proc/self/fd/5 ]; then __OCT_DOT=1; __oct_f=$((__oct_f + 2)); else __OCT_DOT=; fi',
+      : [
+          'if [ -n "${BASH_VERSION-}" ]; then __OCT_DOT=n; __oct_f=$((__oct_f + 4))',
+          'elif [ -n "${ZSH_VERSION-}${KSH_VERSION-}${YASH_VERSION-}" ]; then __OCT_DOT=',
+          'elif [ -r /proc/self/fd/5 ]; then __OCT_DOT=1; __oct_f=$((__oct_f + 2)); else __OCT_DOT=; fi',
+        ].join('\n'),
     // One function, called on the last line: the shell has read all of this script before it
     // reports (and so before any request arrives on the same stdin for a child to read).
     '__oct_main() {',
@@ -147,8 +168,9 @@ export function bootstrapScript(
     '  __oct_spawn 0; __oct_a=$!; __oct_spawn 1; __oct_b=$!; __oct_k=0',
     '  while :; do',
     '    IFS= read -r __oct_req <&5 || exit 0',
-    // The gate of the child this request goes to: fd 7 (g0) or 8 (g1).
-    "    __oct_gw=$((7 + __oct_k)); printf '\\n' >&$__oct_gw",
+    // The gate of the child this request goes to: fd 7 (g0) or 8 (g1). The line read here (the
+    // request's length) is passed on to it.
+    '    __oct_gw=$((7 + __oct_k)); printf \'%s\\n\' "$__oct_req" >&$__oct_gw',
     '    wait "$__oct_a"; __oct_r=$?',
     // Did the child report its end? It wrote `z` to its gate after its Z frames if so. The gate
     // is read up to a sentinel written here (this shell holds it read-write, and no child reads
@@ -187,8 +209,9 @@ export interface CommandSpec {
 const NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
 /**
- * The request for one command: an empty line the session shell reads (its signal to open the
- * next child's gate), then the request line that child reads.
+ * The request for one command: a line the session shell reads (its signal to open the next
+ * child's gate), then the request line that child reads. The first line is the request line's
+ * length in bytes, which the child needs where it reads with `read -N` (bash).
  */
 export function commandLine(c: CommandSpec): string {
   const env = Object.entries(c.env ?? {});
@@ -221,7 +244,7 @@ export function commandLine(c: CommandSpec): string {
     c.stdin ? c.stdin.toString('base64') : '',
     c.report ? '1' : '',
   ];
-  return `\nset -- ${args.map(oneLineQuote).join(' ')}\n${c.sourced ? 'return\n' : ''}`;
+  return framed(`set -- ${args.map(oneLineQuote).join(' ')}\n`, c.sourced);
 }
 
 /** Only these characters: words, paths, options, globs, pipes, lists and redirections. */
@@ -259,8 +282,13 @@ export function cannotChangeState(command: string): boolean {
   return true;
 }
 
+/** A request as the session reads it: its length in bytes first (see {@link commandLine}). */
+function framed(request: string, sourced = true): string {
+  return `${Buffer.byteLength(request)}\n${request}${sourced ? 'return\n' : ''}`;
+}
+
 /** Ends an idle session (its waiting child removes the logs and ends the shell). */
-export const CLOSE_LINE = '\n__oct_bye\n';
+export const CLOSE_LINE = framed('__oct_bye\n', false);
 
 /**
  * Names exported by `export -p` text as busybox ash, dash and bash print it (`export NAME='v'`,
