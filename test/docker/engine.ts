@@ -6,26 +6,38 @@ export const TEST_IMAGE = process.env.OPENCODE_SANDBOX_IMAGE ?? 'opencode-tools-
 /** An image reference that can never be pulled without leaving the machine (port 1 on loopback). */
 export const UNPULLABLE_IMAGE = '127.0.0.1:1/opencode-tools/no-such-image:never';
 
-function probe(): { ok: boolean; why: string } {
+/**
+ * Images whose `/bin/sh` is each shell the exec sessions support, built offline by
+ * scripts/start-docker.sh: busybox ash (the default test image), dash (Debian's and Ubuntu's
+ * `/bin/sh`) and bash (`/bin/sh` on Fedora, RHEL and their kin) from the host's Debian binaries.
+ */
+export const SHELL_IMAGES: Record<string, string> = {
+  'busybox ash': TEST_IMAGE,
+  dash: process.env.OPENCODE_TEST_IMAGE_DASH ?? 'opencode-tools-test:dash',
+  bash: process.env.OPENCODE_TEST_IMAGE_BASH ?? 'opencode-tools-test:bash',
+};
+
+function probe(image: string): { ok: boolean; why: string } {
   const script = `
     const D = require('dockerode'); const d = new D();
-    d.ping().then(() => d.getImage(${JSON.stringify(TEST_IMAGE)}).inspect())
+    d.ping().then(() => d.getImage(${JSON.stringify(image)}).inspect())
       .then(() => process.exit(0))
-      .catch((e) => { console.error(e.statusCode === 404 ? 'image ${TEST_IMAGE} missing' : (e.code || e.message)); process.exit(1); });`;
+      .catch((e) => { console.error(e.statusCode === 404 ? 'image ${image} missing' : (e.code || e.message)); process.exit(1); });`;
   const r = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8', timeout: 15_000 });
   return { ok: r.status === 0, why: (r.stderr || r.error?.message || '').trim() };
 }
 
-let cached: { ok: boolean; why: string } | undefined;
+const probed = new Map<string, { ok: boolean; why: string }>();
 
 /**
- * `describe` for suites that need the real engine and the test image. Without them the suite is
- * skipped with a loud warning locally, but fails under CI=true (CI must run it).
+ * `describe` for suites that need the real engine and the test image (or `image`). Without them
+ * the suite is skipped with a loud warning locally, but fails under CI=true (CI must run it).
  */
-export function describeDocker(name: string, fn: () => void): void {
-  cached ??= probe();
-  if (cached.ok) return describe(name, fn);
-  const msg = `Docker engine or test image unavailable (${cached.why || 'no answer'}); run 'bash scripts/start-docker.sh' (as root) first`;
+export function describeDocker(name: string, fn: () => void, image = TEST_IMAGE): void {
+  let p = probed.get(image);
+  if (!p) probed.set(image, (p = probe(image)));
+  if (p.ok) return describe(name, fn);
+  const msg = `Docker engine or test image unavailable (${p.why || 'no answer'}); run 'bash scripts/start-docker.sh' (as root) first`;
   if (process.env.CI === 'true') {
     describe(name, () => {
       it('needs a Docker engine under CI=true', () => {

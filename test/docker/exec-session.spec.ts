@@ -5,292 +5,324 @@ import { RS } from '../../src/adapters/docker/session-protocol';
 import { newId } from '../../src/domain/ids';
 import type { ExecRequest, SandboxRuntime } from '../../src/ports/sandbox-runtime.port';
 import { sandboxConfig } from '../contract/sandbox-runtime.contract';
-import { describeDocker, TEST_IMAGE } from './engine';
+import { describeDocker, SHELL_IMAGES } from './engine';
 
 jest.setTimeout(120_000);
 
-describeDocker('exec sessions (real engine)', () => {
-  let rt: SandboxRuntime;
-  let taskId: string;
-  const docker = new Docker();
-  const sh = (shell: string, extra: Partial<ExecRequest> = {}) =>
-    rt.exec(taskId, {
-      command: { shell },
-      timeoutMs: 10_000,
-      outputCapBytes: 1 << 20,
-      ...extra,
-    });
-  /** Processes in the sandbox other than init, sleep (PID 2) and the probe itself. */
-  const processes = async () =>
-    (
-      await rt.exec(taskId, {
-        command: ['ps', '-o', 'pid,args'],
-        timeoutMs: 10_000,
-        outputCapBytes: 1 << 20,
-      })
-    ).stdout;
-
-  beforeAll(async () => {
-    rt = await createDockerSandboxRuntime(undefined, { sessionsPerTask: 2 });
-    taskId = newId('tsk');
-    await rt.create(
-      sandboxConfig(taskId, TEST_IMAGE, {
-        labels: { 'opencode-tools.instance-id': 'exec-session-spec' },
-      }),
-    );
-    await rt.start(taskId);
-  });
-  afterAll(async () => {
-    await rt.remove(taskId);
-    await rt.close();
-  });
-
-  it('keeps the working directory and exported environment between commands', async () => {
-    expect((await sh('pwd')).stdout).toBe('/workspace\n');
-    expect(
-      (await sh('mkdir -p /tmp/a/b && cd /tmp/a/b && export FOO="x y\'z" && BAR=plain')).exitCode,
-    ).toBe(0);
-    const r = await sh('pwd; printf "%s|" "$FOO" "${BAR-unset}" "$GREETING"');
-    expect(r.stdout).toBe("/tmp/a/b\nx y'z|unset|hello|");
-    // unset carries over too, also for a variable of the image's environment.
-    await sh('unset FOO GREETING');
-    expect((await sh('echo "${FOO-gone} ${GREETING-gone}"')).stdout).toBe('gone gone\n');
-    await sh('export GREETING=hello; cd /workspace');
-  });
-
-  /** Runs a session command and reads back the session's `out` log from where it started. */
-  const logged = async (shell: string) => {
-    const started = await rt.startExec(taskId, {
-      command: { shell },
-      timeoutMs: 10_000,
-      outputCapBytes: 1 << 20,
-    });
-    const result = await started.result;
-    const info = started.session!;
-    // base64: the log's frames would be read as frames (and dropped) if it came back raw.
-    const log = Buffer.from(
-      (
-        await rt.exec(taskId, {
-          command: ['base64', `${info.sessionDir}/out`],
+// The whole suite runs once per shell that can be the sandbox's /bin/sh.
+for (const [shellName, image] of Object.entries(SHELL_IMAGES)) {
+  describeDocker(
+    `exec sessions on ${shellName} (real engine)`,
+    () => {
+      let rt: SandboxRuntime;
+      let taskId: string;
+      const docker = new Docker();
+      const sh = (shell: string, extra: Partial<ExecRequest> = {}) =>
+        rt.exec(taskId, {
+          command: { shell },
           timeoutMs: 10_000,
-          outputCapBytes: 1 << 24,
-        })
-      ).stdout,
-      'base64',
-    )
-      .subarray(info.outStart)
-      .toString('latin1');
-    return { result, info, log };
-  };
+          outputCapBytes: 1 << 20,
+          ...extra,
+        });
+      /** Processes in the sandbox other than init, sleep (PID 2) and the probe itself. */
+      const processes = async () =>
+        (
+          await rt.exec(taskId, {
+            command: ['ps', '-o', 'pid,args'],
+            timeoutMs: 10_000,
+            outputCapBytes: 1 << 20,
+          })
+        ).stdout;
 
-  it('a command that cannot change the state does not report it; the state carries on', async () => {
-    const run = async (shell: string) => {
-      const { result, info, log } = await logged(shell);
-      return { result, reported: log.includes(`oct:${info.nonce}:V`) };
-    };
-    const cd = await run('cd /tmp && export KEEP=yes');
-    expect(cd.reported).toBe(true);
-    const plain = await run('echo plain; ls /nonexistent-dir');
-    expect(plain).toMatchObject({ reported: false, result: { stdout: 'plain\n' } });
-    expect(plain.result.exitCode).not.toBe(0);
-    const after = await run('pwd; echo "$KEEP"');
-    expect(after).toMatchObject({ reported: true, result: { stdout: '/tmp\nyes\n' } });
-    await sh('cd /workspace; unset KEEP');
-  });
+      beforeAll(async () => {
+        rt = await createDockerSandboxRuntime(undefined, { sessionsPerTask: 2 });
+        taskId = newId('tsk');
+        await rt.create(
+          sandboxConfig(taskId, image, {
+            labels: { 'opencode-tools.instance-id': 'exec-session-spec' },
+          }),
+        );
+        await rt.start(taskId);
+      });
+      afterAll(async () => {
+        await rt.remove(taskId);
+        await rt.close();
+      });
 
-  it("applies a call's env and workdir to that call only", async () => {
-    const r = await sh('pwd; echo "$ONLY"', { env: { ONLY: 'once' }, workdir: '/tmp' });
-    expect(r.stdout).toBe('/tmp\nonce\n');
-    expect((await sh('pwd; echo "${ONLY-none}"')).stdout).toBe('/workspace\nnone\n');
-    const bad = await sh('pwd', { workdir: '/nope' });
-    expect(bad.exitCode).toBe(126);
-    expect(bad.stderr).toContain('workdir /nope: no such directory');
-  });
+      it('keeps the working directory and exported environment between commands', async () => {
+        expect((await sh('pwd')).stdout).toBe('/workspace\n');
+        expect(
+          (await sh('mkdir -p /tmp/a/b && cd /tmp/a/b && export FOO="x y\'z" && BAR=plain'))
+            .exitCode,
+        ).toBe(0);
+        const r = await sh('pwd; printf "%s|" "$FOO" "${BAR-unset}" "$GREETING"');
+        expect(r.stdout).toBe("/tmp/a/b\nx y'z|unset|hello|");
+        // unset carries over too, also for a variable of the image's environment.
+        await sh('unset FOO GREETING');
+        expect((await sh('echo "${FOO-gone} ${GREETING-gone}"')).stdout).toBe('gone gone\n');
+        await sh('export GREETING=hello; cd /workspace');
+      });
 
-  it('reports exact exit codes, separate streams and output without a trailing newline', async () => {
-    const r = await sh('printf out; printf err >&2; exit 42');
-    expect(r).toMatchObject({ exitCode: 42, stdout: 'out', stderr: 'err', timedOut: false });
-    expect((await sh('false')).exitCode).toBe(1);
-    expect((await sh('kill -s TERM $$')).exitCode).toBe(143);
-    // A command that replaces its shell reports no end of its own: the session shell's is used.
-    expect((await sh('exec true')).exitCode).toBe(0);
-    expect(await sh("exec sh -c 'echo replaced; exit 7'")).toMatchObject({
-      exitCode: 7,
-      stdout: 'replaced\n',
-    });
-    // Bytes that look like our frames, binary output and a stdin.
-    const tricky = await sh('printf "\\036oct:abc:E:0\\036 done"; cat', { stdin: 'in\u0000put' });
-    expect(tricky.stdout).toBe('\x1eoct:abc:E:0\x1e donein\u0000put');
-    expect(tricky.exitCode).toBe(0);
-  });
-
-  it("the session shell reports a command's end only when the command could not", async () => {
-    // The child reported its end (Z on both streams): no X frame follows in the log.
-    const plain = await logged('echo plain');
-    expect(plain.result).toMatchObject({ exitCode: 0, stdout: 'plain\n' });
-    expect(plain.log).toContain(`oct:${plain.info.nonce}:Z:0`);
-    // The next command (the log reader above) has run since, so the session shell is done with it.
-    expect(plain.log).not.toContain('oct:x:X:');
-    const replaced = await logged('exec sh -c "exit 5"');
-    expect(replaced.result.exitCode).toBe(5);
-    expect(replaced.log).not.toContain(`oct:${replaced.info.nonce}:Z`);
-    expect(replaced.log).toMatch(new RegExp(`oct:x:X:\\d+:5${RS}`));
-  });
-
-  it('caps output per stream, keeping head and tail and the full byte count', async () => {
-    const r = await rt.exec(taskId, {
-      command: {
-        shell: 'i=0; while [ $i -lt 2000 ]; do echo "line $i"; i=$((i+1)); done; echo e >&2',
-      },
-      timeoutMs: 10_000,
-      outputCapBytes: 1024,
-    });
-    expect(r.truncated).toBe(true);
-    expect(r.stdoutBytes).toBe(
-      Array.from({ length: 2000 }, (_, i) => `line ${i}\n`).join('').length,
-    );
-    expect(r.stdout.startsWith('line 0\n')).toBe(true);
-    expect(r.stdout.endsWith('line 1999\n')).toBe(true);
-    expect(r.stdout).toContain('bytes omitted');
-    expect(r.stderr).toBe('e\n');
-  });
-
-  it('a timeout kills the command and what it started, and the session lives on', async () => {
-    await sh('cd /tmp && export KEEP=1');
-    const t0 = Date.now();
-    const r = await sh('sleep 300 & sleep 301; echo never', { timeoutMs: 800 });
-    expect(r.timedOut).toBe(true);
-    expect(r.exitCode).toBeNull();
-    expect(r.stdout).toBe('');
-    expect(Date.now() - t0).toBeLessThan(8_000);
-    expect(await processes()).not.toMatch(/sleep 30[01]/);
-    // A busy loop of shell builtins (no exec, so no marker) is killed by its process group.
-    const loop = await sh('while :; do :; done', { timeoutMs: 500 });
-    expect(loop.timedOut).toBe(true);
-    expect(await processes()).not.toMatch(/while/);
-    // Same session state as before the timeouts.
-    expect((await sh('pwd; echo $KEEP')).stdout).toBe('/tmp\n1\n');
-    await sh('cd /workspace');
-  });
-
-  it('two concurrent calls on one task run in their own sessions, both correct', async () => {
-    const t0 = Date.now();
-    const [a, b] = await Promise.all([
-      sh('sleep 1; echo a; echo ea >&2; exit 3'),
-      sh('sleep 1; echo b; echo eb >&2; exit 4'),
-    ]);
-    expect(a).toMatchObject({ stdout: 'a\n', stderr: 'ea\n', exitCode: 3 });
-    expect(b).toMatchObject({ stdout: 'b\n', stderr: 'eb\n', exitCode: 4 });
-    expect(Date.now() - t0).toBeLessThan(1900); // in parallel, not one after the other
-    // A third concurrent call waits for a free session (at most 2 here).
-    const many = await Promise.all([1, 2, 3, 4, 5].map((i) => sh(`echo ${i}`)));
-    expect(many.map((r) => r.stdout)).toEqual(['1\n', '2\n', '3\n', '4\n', '5\n']);
-  });
-
-  it('replaces a dead session with only a log line', async () => {
-    // Kill every session shell from outside; the next command opens a new session.
-    const r = await rt.exec(taskId, {
-      command: [
-        'sh',
-        '-c',
-        'for p in /proc/[0-9]*; do [ "$(cat $p/cmdline 2>/dev/null)" = /bin/sh ] && kill -9 ${p#/proc/}; done; true',
-      ],
-      timeoutMs: 10_000,
-      outputCapBytes: 1 << 20,
-    });
-    expect(r.exitCode).toBe(0);
-    await new Promise((res) => setTimeout(res, 200));
-    const after = await sh('echo alive; pwd');
-    expect(after).toMatchObject({ exitCode: 0, stdout: 'alive\n/workspace\n' });
-  });
-
-  it('a session whose shell was killed ends at once and leaves no process behind', async () => {
-    const container = docker.getContainer(`oct-${taskId}`);
-    /** The session's output relays: the last of its processes to end. */
-    const relays = async (dir: string) =>
-      (await processes()).split('\n').filter((l) => l.includes(`tee -a ${dir}/`)).length;
-    const s = await ExecSession.open(container);
-    const died = new Promise<string>((res) => s.onDeath(res));
-    const r = await s.start(
-      { command: { shell: 'echo one' }, timeoutMs: 10_000, outputCapBytes: 1 << 20 },
-      undefined,
-    ).finished;
-    expect(r.result.stdout).toBe('one\n');
-    expect(await relays(s.dir)).toBe(2);
-    const kill = await rt.exec(taskId, {
-      command: ['kill', '-9', String(s.shellPid)],
-      timeoutMs: 10_000,
-      outputCapBytes: 1 << 20,
-    });
-    expect(kill.exitCode).toBe(0);
-    expect(await died).toBe('the session shell exited');
-    for (let i = 0; i < 50 && (await relays(s.dir)) > 0; i++) {
-      await new Promise((res) => setTimeout(res, 100));
-    }
-    expect(await relays(s.dir)).toBe(0);
-    expect(await processes()).not.toMatch(new RegExp(`\\b${s.shellPid}\\b.*sh`));
-  });
-
-  it('fresh: true and argv commands use a clean process', async () => {
-    await sh('cd /tmp && export STICKY=1');
-    const fresh = await sh('pwd; echo "${STICKY-none}"', { fresh: true });
-    expect(fresh.stdout).toBe('/workspace\nnone\n');
-    const argv = await rt.exec(taskId, {
-      command: ['pwd'],
-      timeoutMs: 10_000,
-      outputCapBytes: 1 << 20,
-    });
-    expect(argv.stdout).toBe('/workspace\n');
-    await sh('cd /workspace; unset STICKY');
-  });
-
-  it('labels: the sandbox is ours and nothing else was created', async () => {
-    const c = await docker.getContainer(`oct-${taskId}`).inspect();
-    expect(c.Config.Labels['opencode-tools.instance-id']).toBe('exec-session-spec');
-  });
-
-  it('reads requests the same way without /proc (line by line with read) as by sourcing them', async () => {
-    const container = docker.getContainer(`oct-${taskId}`);
-    const big = 'x'.repeat(70_000);
-    const results: unknown[] = [];
-    for (const source of [true, false]) {
-      const s = await ExecSession.open(container, { source });
-      expect((s as unknown as { sourced: boolean }).sourced).toBe(source);
-      let state: SessionState | undefined;
-      const run = async (shell: string, extra: Partial<Omit<ExecRequest, 'command'>> = {}) => {
-        const r = await s.start(
-          { timeoutMs: 10_000, outputCapBytes: 1 << 20, ...extra, command: { shell } },
-          state,
-        ).finished;
-        state = r.state ?? state;
-        const { durationMs: _d, ...rest } = r.result;
-        void _d;
-        return rest;
+      /** Runs a session command and reads back the session's `out` log from where it started. */
+      const logged = async (shell: string) => {
+        const started = await rt.startExec(taskId, {
+          command: { shell },
+          timeoutMs: 10_000,
+          outputCapBytes: 1 << 20,
+        });
+        const result = await started.result;
+        const info = started.session!;
+        // base64: the log's frames would be read as frames (and dropped) if it came back raw.
+        const log = Buffer.from(
+          (
+            await rt.exec(taskId, {
+              command: ['base64', `${info.sessionDir}/out`],
+              timeoutMs: 10_000,
+              outputCapBytes: 1 << 24,
+            })
+          ).stdout,
+          'base64',
+        )
+          .subarray(info.outStart)
+          .toString('latin1');
+        return { result, info, log };
       };
-      try {
-        results.push([
-          await run(
-            `printf '%s|' "it's" 'two\nlines' "$(printf 'a\tb')" 'ünï' ; echo e >&2; exit 3`,
-          ),
-          await run('mkdir -p /tmp/src-mode && cd /tmp/src-mode && export Q=\'x "y"\n z\''),
-          await run('pwd; printf "%s" "$Q"; echo; echo "$ONE"', { env: { ONE: "o'ne\n2" } }),
-          await run(`printf %s '${big}' | wc -c`),
-          await run('od -An -tx1 | tr -d " \n"', { stdin: Buffer.from([0, 1, 255, 10, 39]) }),
-          await run('cd /workspace; unset Q'),
+
+      it('a command that cannot change the state does not report it; the state carries on', async () => {
+        const run = async (shell: string) => {
+          const { result, info, log } = await logged(shell);
+          return { result, reported: log.includes(`oct:${info.nonce}:V`) };
+        };
+        const cd = await run('cd /tmp && export KEEP=yes');
+        expect(cd.reported).toBe(true);
+        const plain = await run('echo plain; ls /nonexistent-dir');
+        expect(plain).toMatchObject({ reported: false, result: { stdout: 'plain\n' } });
+        expect(plain.result.exitCode).not.toBe(0);
+        const after = await run('pwd; echo "$KEEP"');
+        expect(after).toMatchObject({ reported: true, result: { stdout: '/tmp\nyes\n' } });
+        await sh('cd /workspace; unset KEEP');
+      });
+
+      it("the session's own directory changes leave the state as the command found it (OLDPWD too)", async () => {
+        // bash exports OLDPWD: the cd that restores the task's directory, or enters a call's
+        // workdir, must not change it, or every command would store a "new" state.
+        const s = await ExecSession.open(docker.getContainer(`oct-${taskId}`));
+        const run = async (shell: string, state?: SessionState, workdir?: string) =>
+          (
+            await s.start(
+              { timeoutMs: 10_000, outputCapBytes: 1 << 16, workdir, command: { shell } },
+              state,
+            ).finished
+          ).state;
+        try {
+          const first = await run('cd /tmp && cd /etc && export KEPT=1');
+          expect(first!.text).toContain('KEPT');
+          expect(await run('echo "$KEPT"', first)).toBe(first);
+          expect(await run('echo "$KEPT"', first, '/usr')).toBe(first);
+        } finally {
+          s.retire();
+        }
+      });
+
+      it("applies a call's env and workdir to that call only", async () => {
+        const r = await sh('pwd; echo "$ONLY"', { env: { ONLY: 'once' }, workdir: '/tmp' });
+        expect(r.stdout).toBe('/tmp\nonce\n');
+        expect((await sh('pwd; echo "${ONLY-none}"')).stdout).toBe('/workspace\nnone\n');
+        const bad = await sh('pwd', { workdir: '/nope' });
+        expect(bad.exitCode).toBe(126);
+        expect(bad.stderr).toContain('workdir /nope: no such directory');
+      });
+
+      it('reports exact exit codes, separate streams and output without a trailing newline', async () => {
+        const r = await sh('printf out; printf err >&2; exit 42');
+        expect(r).toMatchObject({ exitCode: 42, stdout: 'out', stderr: 'err', timedOut: false });
+        expect((await sh('false')).exitCode).toBe(1);
+        expect((await sh('kill -s TERM $$')).exitCode).toBe(143);
+        // A command that replaces its shell reports no end of its own: the session shell's is used.
+        expect((await sh('exec true')).exitCode).toBe(0);
+        expect(await sh("exec sh -c 'echo replaced; exit 7'")).toMatchObject({
+          exitCode: 7,
+          stdout: 'replaced\n',
+        });
+        // Bytes that look like our frames, binary output and a stdin.
+        const tricky = await sh('printf "\\036oct:abc:E:0\\036 done"; cat', {
+          stdin: 'in\u0000put',
+        });
+        expect(tricky.stdout).toBe('\x1eoct:abc:E:0\x1e donein\u0000put');
+        expect(tricky.exitCode).toBe(0);
+      });
+
+      it("the session shell reports a command's end only when the command could not", async () => {
+        // The child reported its end (Z on both streams): no X frame follows in the log.
+        const plain = await logged('echo plain');
+        expect(plain.result).toMatchObject({ exitCode: 0, stdout: 'plain\n' });
+        expect(plain.log).toContain(`oct:${plain.info.nonce}:Z:0`);
+        // The next command (the log reader above) has run since, so the session shell is done with it.
+        expect(plain.log).not.toContain('oct:x:X:');
+        const replaced = await logged('exec sh -c "exit 5"');
+        expect(replaced.result.exitCode).toBe(5);
+        expect(replaced.log).not.toContain(`oct:${replaced.info.nonce}:Z`);
+        expect(replaced.log).toMatch(new RegExp(`oct:x:X:\\d+:5${RS}`));
+      });
+
+      it('caps output per stream, keeping head and tail and the full byte count', async () => {
+        const r = await rt.exec(taskId, {
+          command: {
+            shell: 'i=0; while [ $i -lt 2000 ]; do echo "line $i"; i=$((i+1)); done; echo e >&2',
+          },
+          timeoutMs: 10_000,
+          outputCapBytes: 1024,
+        });
+        expect(r.truncated).toBe(true);
+        expect(r.stdoutBytes).toBe(
+          Array.from({ length: 2000 }, (_, i) => `line ${i}\n`).join('').length,
+        );
+        expect(r.stdout.startsWith('line 0\n')).toBe(true);
+        expect(r.stdout.endsWith('line 1999\n')).toBe(true);
+        expect(r.stdout).toContain('bytes omitted');
+        expect(r.stderr).toBe('e\n');
+      });
+
+      it('a timeout kills the command and what it started, and the session lives on', async () => {
+        await sh('cd /tmp && export KEEP=1');
+        const t0 = Date.now();
+        const r = await sh('sleep 300 & sleep 301; echo never', { timeoutMs: 800 });
+        expect(r.timedOut).toBe(true);
+        expect(r.exitCode).toBeNull();
+        expect(r.stdout).toBe('');
+        expect(Date.now() - t0).toBeLessThan(8_000);
+        expect(await processes()).not.toMatch(/sleep 30[01]/);
+        // A busy loop of shell builtins (no exec, so no marker) is killed by its process group.
+        const loop = await sh('while :; do :; done', { timeoutMs: 500 });
+        expect(loop.timedOut).toBe(true);
+        expect(await processes()).not.toMatch(/while/);
+        // Same session state as before the timeouts.
+        expect((await sh('pwd; echo $KEEP')).stdout).toBe('/tmp\n1\n');
+        await sh('cd /workspace');
+      });
+
+      it('two concurrent calls on one task run in their own sessions, both correct', async () => {
+        const t0 = Date.now();
+        const [a, b] = await Promise.all([
+          sh('sleep 1; echo a; echo ea >&2; exit 3'),
+          sh('sleep 1; echo b; echo eb >&2; exit 4'),
         ]);
-      } finally {
-        s.retire();
-      }
-    }
-    expect(results[0]).toEqual(results[1]);
-    const [quoted, , carried, size, bin] = results[0] as { stdout: string; exitCode: number }[];
-    expect(quoted).toMatchObject({
-      stdout: "it's|two\nlines|a\tb|ünï|",
-      stderr: 'e\n',
-      exitCode: 3,
-    });
-    expect(carried!.stdout).toBe('/tmp/src-mode\nx "y"\n z\no\'ne\n2\n');
-    expect(size!.stdout.trim()).toBe('70000');
-    expect(bin!.stdout).toBe('0001ff0a27');
-  });
-});
+        expect(a).toMatchObject({ stdout: 'a\n', stderr: 'ea\n', exitCode: 3 });
+        expect(b).toMatchObject({ stdout: 'b\n', stderr: 'eb\n', exitCode: 4 });
+        expect(Date.now() - t0).toBeLessThan(1900); // in parallel, not one after the other
+        // A third concurrent call waits for a free session (at most 2 here).
+        const many = await Promise.all([1, 2, 3, 4, 5].map((i) => sh(`echo ${i}`)));
+        expect(many.map((r) => r.stdout)).toEqual(['1\n', '2\n', '3\n', '4\n', '5\n']);
+      });
+
+      it('replaces a dead session with only a log line', async () => {
+        // Kill every session shell from outside; the next command opens a new session.
+        const r = await rt.exec(taskId, {
+          command: [
+            'sh',
+            '-c',
+            'for p in /proc/[0-9]*; do [ "$(cat $p/cmdline 2>/dev/null)" = /bin/sh ] && kill -9 ${p#/proc/}; done; true',
+          ],
+          timeoutMs: 10_000,
+          outputCapBytes: 1 << 20,
+        });
+        expect(r.exitCode).toBe(0);
+        await new Promise((res) => setTimeout(res, 200));
+        const after = await sh('echo alive; pwd');
+        expect(after).toMatchObject({ exitCode: 0, stdout: 'alive\n/workspace\n' });
+      });
+
+      it('a session whose shell was killed ends at once and leaves no process behind', async () => {
+        const container = docker.getContainer(`oct-${taskId}`);
+        /** The session's output relays: the last of its processes to end. */
+        const relays = async (dir: string) =>
+          (await processes()).split('\n').filter((l) => l.includes(`tee -a ${dir}/`)).length;
+        const s = await ExecSession.open(container);
+        const died = new Promise<string>((res) => s.onDeath(res));
+        const r = await s.start(
+          { command: { shell: 'echo one' }, timeoutMs: 10_000, outputCapBytes: 1 << 20 },
+          undefined,
+        ).finished;
+        expect(r.result.stdout).toBe('one\n');
+        expect(await relays(s.dir)).toBe(2);
+        const kill = await rt.exec(taskId, {
+          command: ['kill', '-9', String(s.shellPid)],
+          timeoutMs: 10_000,
+          outputCapBytes: 1 << 20,
+        });
+        expect(kill.exitCode).toBe(0);
+        expect(await died).toBe('the session shell exited');
+        for (let i = 0; i < 50 && (await relays(s.dir)) > 0; i++) {
+          await new Promise((res) => setTimeout(res, 100));
+        }
+        expect(await relays(s.dir)).toBe(0);
+        expect(await processes()).not.toMatch(new RegExp(`\\b${s.shellPid}\\b.*sh`));
+      });
+
+      it('fresh: true and argv commands use a clean process', async () => {
+        await sh('cd /tmp && export STICKY=1');
+        const fresh = await sh('pwd; echo "${STICKY-none}"', { fresh: true });
+        expect(fresh.stdout).toBe('/workspace\nnone\n');
+        const argv = await rt.exec(taskId, {
+          command: ['pwd'],
+          timeoutMs: 10_000,
+          outputCapBytes: 1 << 20,
+        });
+        expect(argv.stdout).toBe('/workspace\n');
+        await sh('cd /workspace; unset STICKY');
+      });
+
+      it('labels: the sandbox is ours and nothing else was created', async () => {
+        const c = await docker.getContainer(`oct-${taskId}`).inspect();
+        expect(c.Config.Labels['opencode-tools.instance-id']).toBe('exec-session-spec');
+      });
+
+      it('reads requests the same way line by line (no /proc) as in blocks (sourced, or read -N in bash)', async () => {
+        const container = docker.getContainer(`oct-${taskId}`);
+        const big = 'x'.repeat(70_000);
+        const results: unknown[] = [];
+        for (const source of [true, false]) {
+          const s = await ExecSession.open(container, { source });
+          // In blocks where the shell can (sourced, or bash's read -N), else line by line.
+          expect(s.readMode === 'line').toBe(!source);
+          let state: SessionState | undefined;
+          const run = async (shell: string, extra: Partial<Omit<ExecRequest, 'command'>> = {}) => {
+            const r = await s.start(
+              { timeoutMs: 10_000, outputCapBytes: 1 << 20, ...extra, command: { shell } },
+              state,
+            ).finished;
+            state = r.state ?? state;
+            const { durationMs: _d, ...rest } = r.result;
+            void _d;
+            return rest;
+          };
+          try {
+            results.push([
+              await run(
+                `printf '%s|' "it's" 'two\nlines' "$(printf 'a\tb')" 'ünï' ; echo e >&2; exit 3`,
+              ),
+              await run('mkdir -p /tmp/src-mode && cd /tmp/src-mode && export Q=\'x "y"\n z\''),
+              await run('pwd; printf "%s" "$Q"; echo; echo "$ONE"', { env: { ONE: "o'ne\n2" } }),
+              await run(`printf %s '${big}' | wc -c`),
+              await run('od -An -tx1 | tr -d " \n"', { stdin: Buffer.from([0, 1, 255, 10, 39]) }),
+              await run('cd /workspace; unset Q'),
+            ]);
+          } finally {
+            s.retire();
+          }
+        }
+        expect(results[0]).toEqual(results[1]);
+        const [quoted, , carried, size, bin] = results[0] as { stdout: string; exitCode: number }[];
+        expect(quoted).toMatchObject({
+          stdout: "it's|two\nlines|a\tb|ünï|",
+          stderr: 'e\n',
+          exitCode: 3,
+        });
+        expect(carried!.stdout).toBe('/tmp/src-mode\nx "y"\n z\no\'ne\n2\n');
+        expect(size!.stdout.trim()).toBe('70000');
+        expect(bin!.stdout).toBe('0001ff0a27');
+      });
+    },
+    image,
+  );
+}
