@@ -5,7 +5,8 @@
 //    `docker exec` (dockerode create/start/demux/inspect), vs a bare round trip on an attached,
 //    long-lived shell (write a line, read until a marker: the floor under any session); and
 //    execute_in_task `cd` (alternately /tmp and /), which changes the session state every time
-//    and so pays the write that persists it (SQLite).
+//    and so pays the write that persists it (SQLite); and execute_in_task `echo hi` in sandboxes
+//    whose /bin/sh is dash or bash (when scripts/start-docker.sh built those images).
 // Standalone: `npm run build && node bench/warm.mjs` (needs the engine and the test image:
 // `bash scripts/start-docker.sh`). Env: BENCH_WARM_CREATE_N (default 20), BENCH_WARM_EXEC_N
 // (default 300). Targets (issue 9): warm create p50 < 20 ms; session exec p50 < 2 ms.
@@ -184,6 +185,29 @@ const ways = {
 let cds = 0;
 await call('attach_agent_to_task', { taskId, agentId: 'bench' });
 await call('resume_task', { taskId, agentId: 'bench' });
+// The same call where /bin/sh is dash or bash (images of scripts/start-docker.sh, when present).
+const SHELLS = { dash: 'opencode-tools-test:dash', bash: 'opencode-tools-test:bash' };
+for (const [shell, image] of Object.entries(SHELLS)) {
+  if (
+    !(await docker
+      .getImage(image)
+      .inspect()
+      .then(
+        () => true,
+        () => false,
+      ))
+  )
+    continue;
+  const { taskId: id } = await call('create_task_sandbox', { name: `bench-${shell}`, image });
+  created.push(id);
+  await call('attach_agent_to_task', { taskId: id, agentId: 'bench' });
+  await call('resume_task', { taskId: id, agentId: 'bench' });
+  ways[`execute_in_task (session, MCP in-memory) on ${shell}`] = async () => {
+    const r = await call('execute_in_task', { taskId: id, agentId: 'bench', command: 'echo hi' });
+    if (r.stdout !== 'hi\n')
+      throw new Error(`${shell} session returned ${JSON.stringify(r.stdout)}`);
+  };
+}
 const ex = Object.fromEntries(Object.keys(ways).map((k) => [k, []]));
 for (let i = 0; i < EXEC_N + 20; i++) {
   for (const [name, fn] of Object.entries(ways)) {
@@ -214,7 +238,9 @@ printTable(
     ...Object.entries(ex).map(([name, xs], i) =>
       name.endsWith(' cd')
         ? row('exec cd /tmp | /', name.slice(0, -3), xs)
-        : row('exec echo hi', name, xs, i === 0 ? 'p50 < 2' : undefined),
+        : name.includes(' on ')
+          ? row('exec echo hi', name.replace(' on ', ` (/bin/sh: `) + ')', xs)
+          : row('exec echo hi', name, xs, i === 0 ? 'p50 < 2' : undefined),
     ),
   ],
 );
