@@ -68,7 +68,7 @@ function childScript(dir: string): string {
     'if [ "$__oct_dot" = 1 ]; then . /proc/self/fd/5',
     'elif [ "$__oct_dot" = n ]; then LC_ALL=C IFS= read -r -N "$__oct_len" __oct_req <&5 && eval "$__oct_req"',
     'else IFS= read -r __oct_req <&5 && eval "$__oct_req"; fi',
-    'exec 5<&- 6<&-; unset __oct_req __oct_len __oct_dot __oct_g',
+    'exec 5<&- 6<&-; unset __oct_req __oct_len __oct_g',
     '[ $# -eq 10 ] || exit 0',
     `printf '${RS}oct:%s:S:%s${RS}' "$1" "$$" >&3`,
     '__oct_n=$1 __oct_c=$8 __oct_wd=$5 __oct_es=$7 __oct_rep=${10} __oct_in=/dev/null',
@@ -91,7 +91,8 @@ function childScript(dir: string): string {
     // bash also runs this trap when a signal ends the shell, with `$?` 0 and the command's
     // redirections (3>&- 4>&-) still in place, and then dies of the signal. Then no end is
     // reported here: the session shell reports the real one (X, 128 + the signal's number).
-    '  { printf \'\' >&3; } 2>/dev/null || exit "$__oct_rc"',
+    // busybox ash and dash (the shells that source requests) do not: no check, no system call.
+    '  [ "$__oct_dot" = 1 ] || { printf \'\' >&3; } 2>/dev/null || exit "$__oct_rc"',
     '  eval "$__oct_es"',
     '  if [ -n "$__oct_wd" ] && [ "$PWD" = "$__oct_wdp" ]; then __oct_cd "$__oct_pcwd"; fi',
     '  unset OPENCODE_EXEC_ID; __OCT_CWD=$PWD; export __OCT_CWD',
