@@ -5,12 +5,14 @@
 //    `docker exec` (dockerode create/start/demux/inspect), vs a bare round trip on an attached,
 //    long-lived shell (write a line, read until a marker: the floor under any session); and
 //    execute_in_task `cd` (alternately /tmp and /), which changes the session state every time
-//    and so pays the write that persists it (SQLite); and execute_in_task `echo hi` in sandboxes
-//    whose /bin/sh is dash or bash (when scripts/start-docker.sh built those images).
+//    and so pays the write that persists it (SQLite). Then execute_in_task `echo hi` alone, in
+//    loops of their own: in the busybox sandbox and in sandboxes whose /bin/sh is dash or bash
+//    (when scripts/start-docker.sh built those images), each with the machine's CPU time per call.
 // Standalone: `npm run build && node bench/warm.mjs` (needs the engine and the test image:
 // `bash scripts/start-docker.sh`). Env: BENCH_WARM_CREATE_N (default 20), BENCH_WARM_EXEC_N
 // (default 300). Targets (issue 9): warm create p50 < 20 ms; session exec p50 < 2 ms.
 import { performance } from 'node:perf_hooks';
+import { readFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { dist, fmt, printTable, require, tempDir, dockerOrSkip } from './lib.mjs';
@@ -215,15 +217,30 @@ for (let i = 0; i < EXEC_N + 20; i++) {
     if (i >= 20) ex[name].push(performance.now() - t0);
   }
 }
-for (const [shell, id] of Object.entries(shellTasks)) {
+// Each shell alone (busybox ash: the main task), with the machine's CPU time per call (all
+// processes, /proc/stat): calls that follow each other cannot take less than that over the
+// number of cores on average, however the work is spread.
+const busy = () => {
+  try {
+    const f = readFileSync('/proc/stat', 'utf8').split('\n')[0].split(/\s+/).slice(1).map(Number);
+    return (f[0] + f[1] + f[2] + f[5] + f[6]) * (1000 / 100); // ms, at USER_HZ 100
+  } catch {
+    return NaN;
+  }
+};
+const cpuPerCall = {};
+for (const [shell, id] of Object.entries({ 'busybox ash': taskId, ...shellTasks })) {
   const xs = (ex[`execute_in_task (session, MCP in-memory) on ${shell}`] = []);
+  let b0 = 0;
   for (let i = 0; i < EXEC_N + 20; i++) {
+    if (i === 20) b0 = busy();
     const t0 = performance.now();
     const r = await call('execute_in_task', { taskId: id, agentId: 'bench', command: 'echo hi' });
     if (i >= 20) xs.push(performance.now() - t0);
     if (r.stdout !== 'hi\n')
       throw new Error(`${shell} session returned ${JSON.stringify(r.stdout)}`);
   }
+  cpuPerCall[shell] = (busy() - b0) / EXEC_N;
 }
 bare.close();
 
@@ -257,6 +274,13 @@ const bareP50 = pct(ex['bare attached-shell round trip'], 0.5);
 console.log(
   `session exec p50 = ${fmt(sessionP50 / bareP50, 1)}× the bare round trip (${fmt(bareP50, 2)} ms now)`,
 );
+for (const [shell, ms] of Object.entries(cpuPerCall)) {
+  if (Number.isFinite(ms)) {
+    console.log(
+      `session exec on ${shell}: ${fmt(ms, 2)} ms of the machine's CPU per call (back to back on ${cpus().length} cores, calls average ≥ ${fmt(ms / cpus().length, 2)} ms)`,
+    );
+  }
+}
 
 // --- clean up ----------------------------------------------------------------------------------
 for (const id of created) {
