@@ -1,5 +1,7 @@
 import {
   cannotChangeState,
+  CLOSE_LINE,
+  commandLine,
   exportedNames,
   FrameScanner,
   oneLineQuote,
@@ -45,6 +47,32 @@ describe('exec session protocol', () => {
     expect(shellQuote(`it's "x" $HOME \`y\``)).toBe(`'it'\\''s "x" $HOME \`y\`'`);
     expect(() => shellQuote('a\0b')).toThrow(/NUL/);
     expect(oneLineQuote("a\nb'c")).toBe(`'a'"$__N"'b'\\''c'`);
+  });
+
+  it("frames a request with its request line's length in bytes (for bash's read -N)", () => {
+    const spec = {
+      nonce: N,
+      marker: 'm',
+      unset: [],
+      state: '',
+      command: 'echo ünï',
+      report: false,
+    };
+    for (const sourced of [true, false]) {
+      const text = commandLine({ ...spec, sourced });
+      const [len, request, rest] = [
+        text.slice(0, text.indexOf('\n')),
+        text.slice(text.indexOf('\n') + 1, text.indexOf('\n', text.indexOf('\n') + 1) + 1),
+        text.slice(text.indexOf('\n', text.indexOf('\n') + 1) + 1),
+      ];
+      expect(request).toMatch(/^set -- '.*'\n$/);
+      // Bytes, not characters: "ünï" is 3 characters and 5 bytes.
+      expect(Number(len)).toBe(Buffer.byteLength(request));
+      expect(Number(len)).toBe(request.length + 2);
+      // Sourcing shells stop at `return`; the others read exactly the request line.
+      expect(rest).toBe(sourced ? 'return\n' : '');
+    }
+    expect(CLOSE_LINE).toBe('10\n__oct_bye\n');
   });
 
   it('reads a command back from session logs by its frames', () => {

@@ -245,7 +245,7 @@ export function commandLine(c: CommandSpec): string {
     c.stdin ? c.stdin.toString('base64') : '',
     c.report ? '1' : '',
   ];
-  return framed(`set -- ${args.map(oneLineQuote).join(' ')}\n`, c.sourced);
+  return framed(`set -- ${args.map(oneLineQuote).join(' ')}\n`, c.sourced === true);
 }
 
 /** Only these characters: words, paths, options, globs, pipes, lists and redirections. */
@@ -284,7 +284,7 @@ export function cannotChangeState(command: string): boolean {
 }
 
 /** A request as the session reads it: its length in bytes first (see {@link commandLine}). */
-function framed(request: string, sourced = true): string {
+function framed(request: string, sourced: boolean): string {
   return `${Buffer.byteLength(request)}\n${request}${sourced ? 'return\n' : ''}`;
 }
 
