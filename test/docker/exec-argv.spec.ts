@@ -168,9 +168,16 @@ describeDocker('argv and fresh commands are journaled in the sandbox (real engin
       expect(mid.exitCode).toBeUndefined();
       expect(mid.stdout.toString()).toBe('a\n');
       await other.killSessionCommand(taskId, s.session!, mid.pid);
-      await s.result;
-      const end = await other.readSessionOutput(taskId, s.session!, 1 << 20);
+      // Read back as a reader without the stream would, until the wrapper wrote the end. Not
+      // after `s.result`: `rt` saw the end then, and removes the logs 2 s later (a slow read
+      // under load could come after that).
+      let end = await other.readSessionOutput(taskId, s.session!, 1 << 20);
+      for (let i = 0; i < 100 && end.exitCode === undefined; i++) {
+        await sleep(100);
+        end = await other.readSessionOutput(taskId, s.session!, 1 << 20);
+      }
       expect(end.exitCode).toBe(137);
+      await s.result;
     } finally {
       await other.close();
     }
