@@ -73,8 +73,6 @@ export class ExecSession {
   outBytes = 0;
   errBytes = 0;
   private hasSetsid = false;
-  /** Children source the request from /proc instead of reading it byte by byte. */
-  private sourced = false;
   /**
    * How children read a request: sourced from /proc (busybox ash, dash), with bash's `read -N`
    * (bash), or line by line with `read` (any other shell, or no /proc).
@@ -160,9 +158,9 @@ export class ExecSession {
       );
     }
     this.shellPid = r.pid;
-    this.hasSetsid = ((r.rc ?? 0) & 1) === 1;
-    this.sourced = ((r.rc ?? 0) & 2) === 2;
-    this.readMode = this.sourced ? 'source' : ((r.rc ?? 0) & 4) === 4 ? 'read-n' : 'line';
+    const rc = r.rc ?? 0;
+    this.hasSetsid = (rc & 1) === 1;
+    this.readMode = (rc & 2) === 2 ? 'source' : (rc & 4) === 4 ? 'read-n' : 'line';
     this.baseNames = new Set(exportedNames(r.env ?? '').filter((n) => n !== '__OCT_CWD'));
   }
 
@@ -267,7 +265,7 @@ export class ExecSession {
         workdir: req.workdir,
         env: req.env,
         command: req.command.shell,
-        sourced: this.sourced,
+        sourced: this.readMode === 'source',
         // The environment is reported back unless the command certainly leaves it as it was.
         report: !(cannotChangeState(req.command.shell) && !req.env && req.workdir === undefined),
         stdin:
