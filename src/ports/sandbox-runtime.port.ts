@@ -69,9 +69,12 @@ export interface SandboxInfo {
   limits: { cpus: number; memoryMb: number; pids: number };
 }
 
-/** Anything labelled as ours on the engine: what the reconciler compares with the registry. */
+/**
+ * Anything labelled as ours on the engine: what the reconciler compares with the registry.
+ * `image`: a checkpoint's snapshot image that lost its tag and that no container uses.
+ */
 export interface SandboxResource {
-  kind: 'container' | 'network' | 'volume';
+  kind: 'container' | 'network' | 'volume' | 'image';
   name: string;
   taskId: string;
   instanceId?: string;
@@ -235,8 +238,10 @@ export interface SandboxRuntime {
   pause(taskId: string): Promise<SandboxInfo>;
   unpause(taskId: string): Promise<SandboxInfo>;
   /**
-   * Removes the container and, unless `keepVolume`, its network and volume. Idempotent: returns
-   * what it removed (nothing when nothing was there).
+   * Removes the container and, unless `keepVolume`, its network and volume, then the task's
+   * snapshot images that lost their tag and that no container uses any more (the removed
+   * container's own image among them). Idempotent: returns what it removed (nothing when
+   * nothing was there).
    */
   remove(taskId: string, opts?: { keepVolume?: boolean }): Promise<SandboxResource[]>;
   inspect(taskId: string): Promise<SandboxInfo | null>;

@@ -45,6 +45,10 @@ describeDocker('checkpoints with the sandbox filesystem (real Docker engine)', (
     home.cleanup();
   });
 
+  /** Every image labelled with the task's id (tagged or not). */
+  const imagesOf = (taskId: string): Promise<{ Id: string; RepoTags?: string[] }[]> =>
+    new Docker().listImages({ filters: { label: [`opencode-tools.task-id=${taskId}`] } });
+
   const sh = async (taskId: string, script: string) => {
     const r = await sandboxes.exec(taskId, { command: ['sh', '-c', script], timeoutMs: 20_000 });
     expect(r.exitCode).toBe(0);
@@ -102,5 +106,35 @@ describeDocker('checkpoints with the sandbox filesystem (real Docker engine)', (
     });
     expect(images).toEqual([]);
     expect(readdirSync(join(home.dir, 'checkpoints')).includes(task.id)).toBe(false);
+
+    // The child still runs from the parent's snapshot image (untagged now); it goes with the child.
+    expect(await imagesOf(task.id)).toHaveLength(1);
+    await tasks.delete(child.id, { force: true });
+    created.splice(created.indexOf(child.id), 1);
+    expect(await imagesOf(task.id)).toEqual([]);
+  }, 120_000);
+
+  it('a deleted checkpoint’s image stays while the restored container runs from it, then goes with the task', async () => {
+    const task = await tasks.create({ name: 'snap2', sandbox: { image: TEST_IMAGE } });
+    created.push(task.id);
+    await tasks.start(task.id);
+    const cp1 = await checkpoints.create({ taskId: task.id, description: 'one' });
+    const cp2 = await checkpoints.create({ taskId: task.id, description: 'two' });
+    await checkpoints.restore(task.id, cp1.id);
+    await checkpoints.delete(task.id, cp1.id);
+    // Untagged but in use: the container runs from it.
+    expect(await imagesOf(task.id)).toHaveLength(2);
+    expect(await sh(task.id, 'echo alive')).toBe('alive\n');
+    // Restoring another checkpoint replaces the container: the first image has no user left.
+    await checkpoints.restore(task.id, cp2.id);
+    const left = await imagesOf(task.id);
+    expect(left.map((i) => i.RepoTags)).toEqual([
+      [`opencode-tools-snapshot:${task.id}-${cp2.id}`.toLowerCase()],
+    ]);
+    await checkpoints.delete(task.id, cp2.id);
+    expect(await imagesOf(task.id)).toHaveLength(1);
+    await tasks.delete(task.id, { force: true });
+    created.splice(created.indexOf(task.id), 1);
+    expect(await imagesOf(task.id)).toEqual([]);
   }, 120_000);
 });

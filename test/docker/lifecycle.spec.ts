@@ -285,6 +285,15 @@ describeDocker('task lifecycle drives Docker sandboxes (real engine)', () => {
       instanceId: 'lifecycle-spec',
     });
     await runtime.create(resolveSandboxConfig(orphanId, { network: 'internal' }, options));
+    // 3b. what a crash leaves of a deleted task restored from a deleted checkpoint: its snapshot
+    // image, untagged, with no container any more (and its network and volume)
+    const crashedId = newId('tsk');
+    await runtime.create(resolveSandboxConfig(crashedId, { network: 'internal' }, options));
+    await docker.getContainer(`oct-${crashedId}`).commit({ pause: false });
+    await docker.getContainer(`oct-${crashedId}`).remove({ force: true });
+    const crashedImages = () =>
+      docker.listImages({ filters: { label: [`opencode-tools.task-id=${crashedId}`] } });
+    expect(await crashedImages()).toHaveLength(1);
     // 4. finished in the registry, container still running (the stop never happened)
     const stuck = await tasks.create({ name: 'stuck', sandbox: {} });
     await tasks.start(stuck.id);
@@ -307,6 +316,12 @@ describeDocker('task lifecycle drives Docker sandboxes (real engine)', () => {
     expect(failed.status).toBe('failed');
     expect(failed.error).toMatch(/sandbox container vanished/);
     expect(await ours(orphanId)).toEqual([]);
+    expect(byTask[crashedId]).toBe('removed-orphan');
+    expect(report.actions.find((a) => a.taskId === crashedId)?.detail).toMatch(
+      /^network \S+, volume \S+, image sha256:/,
+    );
+    expect(await ours(crashedId)).toEqual([]);
+    expect(await crashedImages()).toEqual([]);
     expect((await runtime.inspect(stuck.id))?.state).toBe('exited');
 
     const again = await reconciler.reconcile();

@@ -29,6 +29,7 @@ import { managedFilter, names } from './docker-names';
 import { toSandboxStats } from './docker-stats';
 import { ImageManager } from './image-manager';
 import { NetworkManager } from './network-manager';
+import { releaseSnapshotImages, unusedSnapshotImages } from './snapshot-images';
 import { VolumeManager } from './volume-manager';
 
 const ZERO_TIME = '0001-01-01T00:00:00Z';
@@ -158,8 +159,11 @@ export class DockerSandboxRuntime implements SandboxRuntime {
     this.sessions.closeTask(taskId, { forget: true });
     this.logCleanup.forget(taskId);
     this.noShell.delete(taskId);
+    let image: string | undefined;
     try {
-      await this.container(taskId).remove({ force: true, v: false });
+      const c = this.container(taskId);
+      image = (await c.inspect()).Image;
+      await c.remove({ force: true, v: false });
       removed.push({ kind: 'container', name: names.container(taskId), taskId });
     } catch (err) {
       if (!isNotFound(err)) throw mapDockerError(err);
@@ -169,6 +173,10 @@ export class DockerSandboxRuntime implements SandboxRuntime {
     }
     if (!opts.keepVolume && (await this.volumes.remove(taskId))) {
       removed.push({ kind: 'volume', name: names.volume(taskId), taskId });
+    }
+    // A container restored or forked from a checkpoint whose tag is gone leaves its image behind.
+    for (const id of await releaseSnapshotImages(this.client, taskId, image)) {
+      removed.push({ kind: 'image', name: id, taskId });
     }
     return removed;
   }
@@ -199,10 +207,11 @@ export class DockerSandboxRuntime implements SandboxRuntime {
   }
 
   async listResources(): Promise<SandboxResource[]> {
-    const [containers, nets, vols] = await Promise.all([
+    const [containers, nets, vols, images] = await Promise.all([
       docker(() => this.client.listContainers({ all: true, filters: managedFilter() })),
       this.networks.listManaged(),
       this.volumes.listManaged(),
+      unusedSnapshotImages(this.client),
     ]);
     return [
       ...containers.map((c) => ({
@@ -228,6 +237,14 @@ export class DockerSandboxRuntime implements SandboxRuntime {
         instanceId: v.labels[SANDBOX_LABELS.instanceId],
         registry: v.labels[SANDBOX_LABELS.registry],
         createdAt: v.createdAt,
+      })),
+      ...images.map((i) => ({
+        kind: 'image' as const,
+        name: i.id,
+        taskId: i.taskId,
+        instanceId: i.labels[SANDBOX_LABELS.instanceId],
+        registry: i.labels[SANDBOX_LABELS.registry],
+        createdAt: i.createdAt,
       })),
     ];
   }

@@ -9,6 +9,7 @@ import type { SandboxSnapshotter, SnapshotProgress } from '../../ports/sandbox-s
 import { docker, isNotFound, mapDockerError } from './docker-errors';
 import { names } from './docker-names';
 import { NetworkManager } from './network-manager';
+import { releaseSnapshotImages } from './snapshot-images';
 import { VolumeManager, WORKSPACE } from './volume-manager';
 
 /** Repository of snapshot images; the tag is `<taskId>-<checkpointId>`. */
@@ -143,9 +144,12 @@ export class DockerSandboxSnapshotter implements SandboxSnapshotter {
     const old = this.client.getContainer(names.container(target));
     let wasRunning = false;
     try {
-      wasRunning = (await old.inspect()).State.Running;
+      const info = await old.inspect();
+      wasRunning = info.State.Running;
       progress(`removing the current container of ${target}`);
       await old.remove({ force: true });
+      // Its image may be an earlier snapshot whose checkpoint is gone.
+      await releaseSnapshotImages(this.client, target, info.Image);
     } catch (err) {
       if (!isNotFound(err)) throw mapDockerError(err);
     }

@@ -48,7 +48,8 @@ What it does (see README "Sandboxes"):
   started         a live task's container existed but was stopped or never started
   failed-task     a live task's container vanished (OPENCODE_SANDBOX_ON_VANISHED=fail, default)
   recreated       … or was re-created, workspace kept (OPENCODE_SANDBOX_ON_VANISHED=recreate)
-  removed-orphan  labelled container/network/volume of a task that no longer exists
+  removed-orphan  labelled container/network/volume of a task that no longer exists, or an
+                  untagged snapshot image no container uses
   removed-pool-member  a claimed warm sandbox whose task was never stored
   stopped         a finished task's container was still running
 Exit status 1 when some repair failed (they are listed; the next run retries).
