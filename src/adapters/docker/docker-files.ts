@@ -1,7 +1,9 @@
 import type Docker from 'dockerode';
-import { pack, extract } from 'tar-stream';
+import { posix } from 'node:path';
+import { pack, extract, type Pack } from 'tar-stream';
 import { DomainError, ValidationError } from '../../domain/errors';
-import { docker, mapDockerError } from './docker-errors';
+import { docker, isNotFound, mapDockerError } from './docker-errors';
+import { ROOT_IDS, type UserIds } from './sandbox-user';
 
 interface PathStat {
   name: string;
@@ -94,20 +96,68 @@ export async function readFileFromContainer(
 }
 
 /**
- * Writes one file by extracting a one-entry tar at `/`: Docker extracts inside the container's
- * root, so no path (or symlink in it) reaches the host; missing parent directories are created,
- * and an existing symlink at the final component is replaced, not followed.
+ * The directories between `root` (excluded) and `path`'s parent that do not exist yet, outermost
+ * first: one stat of the archive endpoint per level, from the innermost up to the first that
+ * exists. Empty when `path` is not below `root`.
+ */
+export async function missingParents(
+  container: Docker.Container,
+  path: string,
+  root: string,
+): Promise<string[]> {
+  const missing: string[] = [];
+  for (let dir = posix.dirname(path); dir.startsWith(`${root}/`); dir = posix.dirname(dir)) {
+    try {
+      await container.infoArchive({ path: dir });
+      break;
+    } catch (err) {
+      if (!isNotFound(err)) throw mapDockerError(err);
+      missing.unshift(dir);
+    }
+  }
+  return missing;
+}
+
+/**
+ * Writes one file by extracting a tar of it (and of `dirs`) at `/`, owned by `owner`: Docker
+ * extracts inside the container's root, so no path (or symlink in it) reaches the host; missing
+ * parent directories are created, and an existing symlink at the final component is replaced,
+ * not followed.
  */
 export async function writeFileToContainer(
   container: Docker.Container,
   path: string,
   content: Buffer,
   mode = 0o644,
+  owner: UserIds = ROOT_IDS,
+  dirs: string[] = [],
 ): Promise<void> {
+  const mtime = new Date();
+  // Directory entries only for `dirs` (missing ones): extracting one re-owns and re-modes an
+  // existing directory (e.g. /tmp). Docker creates other missing parents itself (root, 0755).
+  await extractAtRoot(container, (p) => {
+    for (const d of dirs) {
+      p.entry({ name: d.slice(1), type: 'directory', mode: 0o755, mtime, ...owner });
+    }
+    p.entry({ name: path.slice(1), size: content.length, mode, mtime, ...owner }, content);
+  });
+}
+
+/** Gives an existing directory (e.g. a volume's mount point) to `owner`, mode 0755. */
+export async function writeDirToContainer(
+  container: Docker.Container,
+  dir: string,
+  owner: UserIds,
+): Promise<void> {
+  await extractAtRoot(container, (p) =>
+    p.entry({ name: dir.slice(1), type: 'directory', mode: 0o755, mtime: new Date(), ...owner }),
+  );
+}
+
+/** Extracts the tar that `fill` writes at the container's `/`. */
+async function extractAtRoot(container: Docker.Container, fill: (p: Pack) => void): Promise<void> {
   const p = pack();
-  // No directory entries: extracting one would re-mode an existing directory (e.g. /tmp);
-  // Docker creates missing parents itself (0755).
-  p.entry({ name: path.slice(1), size: content.length, mode, mtime: new Date() }, content);
+  fill(p);
   p.finalize();
   const chunks: Buffer[] = [];
   for await (const c of p) chunks.push(c as Buffer);

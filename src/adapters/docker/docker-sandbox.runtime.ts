@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type Docker from 'dockerode';
-import { ConflictError, NotFoundError } from '../../domain/errors';
+import { ConflictError, DomainError, NotFoundError } from '../../domain/errors';
 import {
   SANDBOX_LABELS,
   type ExecOutputListener,
@@ -24,14 +24,22 @@ import { ExecLogCleanup } from './exec-log-cleanup';
 import { wrapDir } from './exec-wrapper';
 import { parseSessionLogs } from './session-protocol';
 import { DEFAULT_SESSIONS_PER_TASK, SessionPool } from './session-pool';
-import { readFileFromContainer, writeFileToContainer } from './docker-files';
+import {
+  missingParents,
+  readFileFromContainer,
+  writeDirToContainer,
+  writeFileToContainer,
+} from './docker-files';
 import { managedFilter, names } from './docker-names';
 import { toSandboxStats } from './docker-stats';
 import { ImageManager } from './image-manager';
 import { NetworkManager } from './network-manager';
+import { filesNeeded, isRootUser, resolveUser, ROOT_IDS, type UserIds } from './sandbox-user';
 import { releaseSnapshotImages, unusedSnapshotImages } from './snapshot-images';
-import { VolumeManager } from './volume-manager';
+import { VolumeManager, WORKSPACE } from './volume-manager';
 
+/** Largest `/etc/passwd` or `/etc/group` read to resolve a sandbox's user. */
+const USER_FILE_MAX = 1024 * 1024;
 const ZERO_TIME = '0001-01-01T00:00:00Z';
 const time = (t?: string) => (t && t !== ZERO_TIME ? t : undefined);
 
@@ -44,6 +52,8 @@ export class DockerSandboxRuntime implements SandboxRuntime {
   readonly sessions: SessionPool;
   /** Tasks whose image has no /bin/sh: argv and fresh commands run as plain, unjournaled execs. */
   private readonly noShell = new Set<string>();
+  /** Resolved `User` of each task's sandbox (its spec, to notice a re-created container's). */
+  private readonly users = new Map<string, { spec: string; ids: UserIds | null }>();
   private readonly logCleanup = new ExecLogCleanup((taskId, dirs) => this.removeDirs(taskId, dirs));
 
   constructor(
@@ -85,6 +95,7 @@ export class DockerSandboxRuntime implements SandboxRuntime {
       config.taskId,
       config.labels,
     );
+    let made: Docker.Container | undefined;
     try {
       const net = await this.networks.ensure(config.taskId, config.network, config.labels);
       const opts = containerCreateOptions(
@@ -92,14 +103,57 @@ export class DockerSandboxRuntime implements SandboxRuntime {
         net.mode,
         this.volumes.mounts(volume, config.mounts),
       );
-      await docker(() => this.client.createContainer(opts));
+      made = await docker(() => this.client.createContainer(opts));
+      if (created) await this.ownWorkspace(config.taskId, made);
     } catch (err) {
       // Leave nothing half-made; a workspace that existed before (re-creation) is kept, though.
+      await made?.remove({ force: true }).catch(() => undefined);
       await this.networks.remove(config.taskId).catch(() => undefined);
       if (created) await this.volumes.remove(config.taskId).catch(() => undefined);
       throw mapDockerError(err);
     }
     return (await this.inspect(config.taskId))!;
+  }
+
+  /**
+   * A new workspace volume's root is root-owned. Where the image's `USER` is not root it is
+   * handed to that user, through the archive endpoint (the engine does it; nothing inside the
+   * sandbox gets a capability for it). Files the image ships in `/workspace` keep their owners.
+   */
+  private async ownWorkspace(taskId: string, container: Docker.Container): Promise<void> {
+    const spec = (await docker(() => container.inspect())).Config.User ?? '';
+    if (isRootUser(spec)) return;
+    const ids = await this.userIds(taskId, container, spec);
+    if (!ids) return; // a user the image does not know: the engine refuses it at start, by name
+    await writeDirToContainer(container, WORKSPACE, ids);
+  }
+
+  /** The numeric ids of the sandbox's `User` (resolved once per task and process); null: unknown. */
+  private async userIds(
+    taskId: string,
+    container: Docker.Container,
+    spec: string,
+  ): Promise<UserIds | null> {
+    if (isRootUser(spec) && !spec.includes(':')) return ROOT_IDS;
+    const known = this.users.get(taskId);
+    if (known?.spec === spec) return known.ids;
+    const need = filesNeeded(spec);
+    const read = (path: string) =>
+      readFileFromContainer(container, path, USER_FILE_MAX).then(
+        (b) => b.toString('utf8'),
+        (err: unknown) => {
+          // Missing, a symlink or too big: resolved without it, as far as it goes.
+          if (err instanceof DomainError && err.code !== 'INTERNAL') return undefined;
+          throw err;
+        },
+      );
+    const [passwd, group] = await Promise.all([
+      need.passwd ? read('/etc/passwd') : undefined,
+      need.group ? read('/etc/group') : undefined,
+    ]);
+    const ids = resolveUser(spec, { passwd, group });
+    this.users.set(taskId, { spec, ids });
+    return ids;
   }
 
   private container(taskId: string): Docker.Container {
@@ -159,6 +213,7 @@ export class DockerSandboxRuntime implements SandboxRuntime {
     this.sessions.closeTask(taskId, { forget: true });
     this.logCleanup.forget(taskId);
     this.noShell.delete(taskId);
+    this.users.delete(taskId);
     let image: string | undefined;
     try {
       const c = this.container(taskId);
@@ -457,8 +512,13 @@ export class DockerSandboxRuntime implements SandboxRuntime {
     content: Buffer,
     opts: { mode?: number } = {},
   ): Promise<void> {
-    await this.mustInspect(taskId);
-    await writeFileToContainer(this.container(taskId), path, content, opts.mode);
+    const container = this.container(taskId);
+    const spec =
+      (await docker(() => container.inspect(), { kind: 'sandbox', id: taskId })).Config.User ?? '';
+    const owner = (await this.userIds(taskId, container, spec)) ?? ROOT_IDS;
+    // Parents the engine would create root-owned, where the sandbox's user could not write.
+    const dirs = owner.uid === 0 ? [] : await missingParents(container, path, WORKSPACE);
+    await writeFileToContainer(container, path, content, opts.mode, owner, dirs);
   }
 
   async stats(taskId: string): Promise<SandboxStats> {
