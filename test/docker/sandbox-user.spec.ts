@@ -1,5 +1,6 @@
 import { Module, type INestApplicationContext } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
+import type { DomainError } from '../../src/domain/errors';
 import { SandboxService } from '../../src/modules/docker/sandbox.service';
 import { TasksService } from '../../src/modules/tasks/tasks.service';
 import { OpenCodeToolsModule } from '../../src/opencode-tools.module';
@@ -117,13 +118,29 @@ describeDocker('sandboxes of images whose USER is not root (real engine)', () =>
     await sh(id, 'echo ok >> /workspace/a/b.txt');
   });
 
-  it('a user the image does not know: the engine refuses the sandbox, naming the user', async () => {
-    const make = async () => {
-      const task = await tasks.create({ name: 'ghost', sandbox: { image: tag('ghost') } });
-      created.push(task.id);
-      await tasks.start(task.id);
+  it('a user the image does not know is a validation error naming the image and the user; nothing is left', async () => {
+    const ours = async () => {
+      const f = { label: ['opencode-tools.managed=true'] };
+      const [c, v] = await Promise.all([
+        docker.listContainers({ all: true, filters: f }),
+        docker.listVolumes({ filters: f }),
+      ]);
+      return c.length + ':' + (v.Volumes ?? []).length;
     };
-    await expect(make()).rejects.toThrow(/unable to find user ghost/);
+    const before = await ours();
+    const err = await tasks
+      .create({ name: 'ghost', sandbox: { image: tag('ghost') } })
+      .then((t) => created.push(t.id))
+      .then(
+        () => null,
+        (e: DomainError) => e,
+      );
+    expect(err?.code).toBe('VALIDATION');
+    expect(err?.message).toMatch(
+      /^sandbox\.image: image '.*user-ghost.*' runs as USER 'ghost', which its \/etc\/passwd/,
+    );
+    expect(await ours()).toBe(before);
+    expect((await tasks.list({})).items.filter((t) => t.name === 'ghost')).toEqual([]);
   });
 
   it('root images keep root-owned writes (nothing changes for them)', async () => {

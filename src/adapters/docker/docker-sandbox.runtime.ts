@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type Docker from 'dockerode';
-import { ConflictError, DomainError, NotFoundError } from '../../domain/errors';
+import { ConflictError, DomainError, NotFoundError, ValidationError } from '../../domain/errors';
 import {
   SANDBOX_LABELS,
   type ExecOutputListener,
@@ -52,8 +52,11 @@ export class DockerSandboxRuntime implements SandboxRuntime {
   readonly sessions: SessionPool;
   /** Tasks whose image has no /bin/sh: argv and fresh commands run as plain, unjournaled execs. */
   private readonly noShell = new Set<string>();
-  /** Resolved `User` of each task's sandbox (its spec, to notice a re-created container's). */
-  private readonly users = new Map<string, { spec: string; ids: UserIds | null }>();
+  /**
+   * Resolved `User` of each task's sandbox: its spec (to notice a re-created container's), and
+   * whether every file it needed could be read (`sure`).
+   */
+  private readonly users = new Map<string, { spec: string; ids: UserIds | null; sure: boolean }>();
   private readonly logCleanup = new ExecLogCleanup((taskId, dirs) => this.removeDirs(taskId, dirs));
 
   constructor(
@@ -121,11 +124,20 @@ export class DockerSandboxRuntime implements SandboxRuntime {
    * sandbox gets a capability for it). Files the image ships in `/workspace` keep their owners.
    */
   private async ownWorkspace(taskId: string, container: Docker.Container): Promise<void> {
-    const spec = (await docker(() => container.inspect())).Config.User ?? '';
+    const { Config } = await docker(() => container.inspect());
+    const spec = Config.User ?? '';
     if (isRootUser(spec)) return;
     const ids = await this.userIds(taskId, container, spec);
-    if (!ids) return; // a user the image does not know: the engine refuses it at start, by name
-    await writeDirToContainer(container, WORKSPACE, ids);
+    if (ids) return writeDirToContainer(container, WORKSPACE, ids);
+    // Not in the files as read: refused here, before the engine's own start-time error (which
+    // would come as an engine error), unless a file could not be read (then the engine decides).
+    if (this.users.get(taskId)?.sure) {
+      throw new ValidationError(
+        'sandbox.image',
+        `image '${Config.Image}' runs as USER '${spec}', which its /etc/passwd or /etc/group does not have; fix the image's USER (or give numeric ids) or use another image`,
+        { user: spec },
+      );
+    }
   }
 
   /** The numeric ids of the sandbox's `User` (resolved once per task and process); null: unknown. */
@@ -138,13 +150,17 @@ export class DockerSandboxRuntime implements SandboxRuntime {
     const known = this.users.get(taskId);
     if (known?.spec === spec) return known.ids;
     const need = filesNeeded(spec);
+    let sure = true;
     const read = (path: string) =>
       readFileFromContainer(container, path, USER_FILE_MAX).then(
         (b) => b.toString('utf8'),
         (err: unknown) => {
-          // Missing, a symlink or too big: resolved without it, as far as it goes.
-          if (err instanceof DomainError && err.code !== 'INTERNAL') return undefined;
-          throw err;
+          // Missing: resolved without it, as the engine does. A symlink or too big: the same, but
+          // the engine (which follows symlinks) may know better.
+          if (err instanceof DomainError && err.code === 'NOT_FOUND') return undefined;
+          if (err instanceof DomainError && err.code === 'VALIDATION') sure = false;
+          else throw err;
+          return undefined;
         },
       );
     const [passwd, group] = await Promise.all([
@@ -152,7 +168,7 @@ export class DockerSandboxRuntime implements SandboxRuntime {
       need.group ? read('/etc/group') : undefined,
     ]);
     const ids = resolveUser(spec, { passwd, group });
-    this.users.set(taskId, { spec, ids });
+    this.users.set(taskId, { spec, ids, sure });
     return ids;
   }
 
