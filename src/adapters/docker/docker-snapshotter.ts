@@ -148,8 +148,9 @@ export class DockerSandboxSnapshotter implements SandboxSnapshotter {
       wasRunning = info.State.Running;
       progress(`removing the current container of ${target}`);
       await old.remove({ force: true });
-      // Its image may be an earlier snapshot whose checkpoint is gone.
-      await releaseSnapshotImages(this.client, target, info.Image);
+      // Its image may be an earlier snapshot whose checkpoint is gone (what is left of it, the
+      // reconciler reaps).
+      await releaseSnapshotImages(this.client, target, info.Image).catch(() => undefined);
     } catch (err) {
       if (!isNotFound(err)) throw mapDockerError(err);
     }
