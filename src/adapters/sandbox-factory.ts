@@ -14,5 +14,6 @@ export const openConfiguredSandboxRuntime: SandboxRuntimeFactory = async (
   }
   return (await import('./docker')).createDockerSandboxRuntime(undefined, {
     sessionsPerTask: options.sandbox.execSessions,
+    shell: options.sandbox.shell,
   });
 };

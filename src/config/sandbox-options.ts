@@ -37,6 +37,11 @@ export interface SandboxOptions {
   memoryAlertPercent: number;
   /** Persistent shell sessions per task for shell-string commands (0 = a `docker exec` each). */
   execSessions: number;
+  /**
+   * The shell of shell-string commands: `sh` (the image's /bin/sh), `bash` (bash in POSIX mode;
+   * an image without bash cannot run them) or `auto` (bash where the image has it, else sh).
+   */
+  shell: SandboxShell;
   /** How long execute_in_task waits before answering `running` (the command goes on). */
   execYieldMs: number;
   /**
@@ -47,6 +52,9 @@ export interface SandboxOptions {
   /** Warm pool: idle started sandboxes kept per profile (0 = off), total cap, idle TTL. */
   warmPool: { size: number; max: number; ttlMs: number };
 }
+
+export const SANDBOX_SHELLS = ['sh', 'bash', 'auto'] as const;
+export type SandboxShell = (typeof SANDBOX_SHELLS)[number];
 
 export const SANDBOX_DEFAULTS: Omit<SandboxOptions, 'mountAllowList'> = {
   runtime: 'docker',
@@ -67,6 +75,7 @@ export const SANDBOX_DEFAULTS: Omit<SandboxOptions, 'mountAllowList'> = {
   monitorIntervalMs: 15_000,
   memoryAlertPercent: 90,
   execSessions: 4,
+  shell: 'sh',
   execYieldMs: 30_000,
   execKeyTtlMs: 24 * 3_600_000,
   warmPool: { size: 0, max: 8, ttlMs: 10 * 60_000 },
@@ -113,6 +122,7 @@ export const SANDBOX_ENV_VARS: Record<string, string> = {
   OPENCODE_SANDBOX_ORPHAN_GRACE: `never reap labelled resources younger than this (duration, default ${D.orphanGraceMs / 1000}s)`,
   OPENCODE_SANDBOX_RECONCILE_INTERVAL: `reconcile period in serve/mcp (duration, default ${D.reconcileIntervalMs / 60_000}m; 0 = only at start-up)`,
   OPENCODE_EXEC_SESSIONS: `persistent shell sessions per task for shell-string commands; more concurrent calls queue (default ${D.execSessions}; 0 = one docker exec per command)`,
+  OPENCODE_SANDBOX_SHELL: `shell of shell-string commands: sh (the image's /bin/sh, default), bash (bash in POSIX mode: [[ ]], arrays, source, pipefail; fails where the image has no bash) or auto (bash where the image has it, else sh)`,
   OPENCODE_EXEC_YIELD: `how long execute_in_task waits before answering status "running" with the output so far; exec_poll / exec_wait / exec_kill continue it (duration, default ${D.execYieldMs / 1000}s)`,
   OPENCODE_EXEC_KEY_TTL: `how long an idempotency key (and the record of a re-attachable execution) is kept after its execution ended; a replay after that runs the command anew (duration, default ${D.execKeyTtlMs / 3_600_000}h)`,
   OPENCODE_WARM_POOL: `idle, started sandboxes kept ready per sandbox profile by serve/mcp (default ${D.warmPool.size} = off; opencode-tools pool --size changes it at run time)`,
@@ -232,6 +242,10 @@ export function sandboxOptionsFromEnv(
   v(
     'OPENCODE_EXEC_SESSIONS',
     (r) => (out.execSessions = num('OPENCODE_EXEC_SESSIONS', r, 0, true)),
+  );
+  v(
+    'OPENCODE_SANDBOX_SHELL',
+    (r) => (out.shell = oneOf('OPENCODE_SANDBOX_SHELL', r, SANDBOX_SHELLS)),
   );
   v('OPENCODE_WARM_POOL', (r) => (out.warmPool!.size = num('OPENCODE_WARM_POOL', r, 0, true)));
   v(

@@ -2,15 +2,26 @@ import Docker from 'dockerode';
 import { createDockerSandboxRuntime } from '../../src/adapters/docker';
 import { ExecSession, type SessionState } from '../../src/adapters/docker/exec-session';
 import { RS } from '../../src/adapters/docker/session-protocol';
+import type { SandboxShell } from '../../src/config/sandbox-options';
 import { newId } from '../../src/domain/ids';
 import type { ExecRequest, SandboxRuntime } from '../../src/ports/sandbox-runtime.port';
 import { sandboxConfig } from '../contract/sandbox-runtime.contract';
-import { describeDocker, SHELL_IMAGES } from './engine';
+import { describeDocker, SHELL_IMAGES, TEST_IMAGE } from './engine';
 
 jest.setTimeout(120_000);
 
-// The whole suite runs once per shell that can be the sandbox's /bin/sh.
-for (const [shellName, image] of Object.entries(SHELL_IMAGES)) {
+// The whole suite runs once per shell that can be the sandbox's /bin/sh, and once with bash
+// started as bash (OPENCODE_SANDBOX_SHELL=auto) where /bin/sh is dash and bash is there too, as
+// on Debian and Ubuntu.
+const VARIANTS: [string, string, SandboxShell][] = [
+  ...Object.entries(SHELL_IMAGES).map(([name, image]): [string, string, SandboxShell] => [
+    name,
+    image,
+    'sh',
+  ]),
+  ['bash as bash (OPENCODE_SANDBOX_SHELL=auto, /bin/sh dash)', SHELL_IMAGES.dash!, 'auto'],
+];
+for (const [shellName, image, shellSetting] of VARIANTS) {
   describeDocker(
     `exec sessions on ${shellName} (real engine)`,
     () => {
@@ -35,7 +46,10 @@ for (const [shellName, image] of Object.entries(SHELL_IMAGES)) {
         ).stdout;
 
       beforeAll(async () => {
-        rt = await createDockerSandboxRuntime(undefined, { sessionsPerTask: 2 });
+        rt = await createDockerSandboxRuntime(undefined, {
+          sessionsPerTask: 2,
+          shell: shellSetting,
+        });
         taskId = newId('tsk');
         await rt.create(
           sandboxConfig(taskId, image, {
@@ -47,6 +61,19 @@ for (const [shellName, image] of Object.entries(SHELL_IMAGES)) {
       afterAll(async () => {
         await rt.remove(taskId);
         await rt.close();
+      });
+
+      it('runs commands in the configured shell (fresh ones too)', async () => {
+        const which = 'echo "${BASH_VERSION:+bash}"';
+        const expected = shellSetting === 'auto' || shellName === 'bash' ? 'bash\n' : '\n';
+        expect((await sh(which)).stdout).toBe(expected);
+        expect((await sh(which, { fresh: true })).stdout).toBe(expected);
+        if (shellSetting !== 'auto') return;
+        // bash as bash, not in POSIX mode: arrays, [[ ]], source, process substitution.
+        const bashisms =
+          'shopt -qo posix && echo posix; a=(x y); [[ ${a[1]} == y ]] && echo "${a[1]} $(cat <(echo sub))"; echo "echo sourced" > /tmp/s.sh; source /tmp/s.sh';
+        expect((await sh(bashisms)).stdout).toBe('y sub\nsourced\n');
+        expect((await sh(bashisms, { fresh: true })).stdout).toBe('y sub\nsourced\n');
       });
 
       it('keeps the working directory and exported environment between commands', async () => {
@@ -106,7 +133,9 @@ for (const [shellName, image] of Object.entries(SHELL_IMAGES)) {
       it("the session's own directory changes leave the state as the command found it (OLDPWD too)", async () => {
         // bash exports OLDPWD: the cd that restores the task's directory, or enters a call's
         // workdir, must not change it, or every command would store a "new" state.
-        const s = await ExecSession.open(docker.getContainer(`oct-${taskId}`));
+        const s = await ExecSession.open(docker.getContainer(`oct-${taskId}`), {
+          shell: shellSetting,
+        });
         const run = async (shell: string, state?: SessionState, workdir?: string) =>
           (
             await s.start(
@@ -237,7 +266,7 @@ for (const [shellName, image] of Object.entries(SHELL_IMAGES)) {
         /** The session's output relays: the last of its processes to end. */
         const relays = async (dir: string) =>
           (await processes()).split('\n').filter((l) => l.includes(`tee -a ${dir}/`)).length;
-        const s = await ExecSession.open(container);
+        const s = await ExecSession.open(container, { shell: shellSetting });
         const died = new Promise<string>((res) => s.onDeath(res));
         const r = await s.start(
           { command: { shell: 'echo one' }, timeoutMs: 10_000, outputCapBytes: 1 << 20 },
@@ -282,7 +311,7 @@ for (const [shellName, image] of Object.entries(SHELL_IMAGES)) {
         const big = 'x'.repeat(70_000);
         const results: unknown[] = [];
         for (const source of [true, false]) {
-          const s = await ExecSession.open(container, { source });
+          const s = await ExecSession.open(container, { source, shell: shellSetting });
           // In blocks where the shell can (sourced, or bash's read -N), else line by line.
           expect(s.readMode === 'line').toBe(!source);
           let state: SessionState | undefined;
@@ -326,3 +355,50 @@ for (const [shellName, image] of Object.entries(SHELL_IMAGES)) {
     image,
   );
 }
+
+describeDocker('OPENCODE_SANDBOX_SHELL where the image has no bash (real engine)', () => {
+  const rts: SandboxRuntime[] = [];
+  const taskId = newId('tsk');
+  const open = async (shell: SandboxShell) => {
+    const rt = await createDockerSandboxRuntime(undefined, { sessionsPerTask: 1, shell });
+    rts.push(rt);
+    return rt;
+  };
+  beforeAll(async () => {
+    const rt = await open('sh');
+    await rt.create(
+      sandboxConfig(taskId, TEST_IMAGE, {
+        labels: { 'opencode-tools.instance-id': 'exec-session-spec' },
+      }),
+    );
+    await rt.start(taskId);
+  });
+  afterAll(async () => {
+    await rts[0]!.remove(taskId);
+    for (const rt of rts) await rt.close();
+  });
+  const req = (shell: string, fresh = false): ExecRequest => ({
+    command: { shell },
+    timeoutMs: 10_000,
+    outputCapBytes: 1 << 20,
+    fresh,
+  });
+
+  it('auto falls back to /bin/sh', async () => {
+    const rt = await open('auto');
+    const probe = 'echo "${BASH_VERSION:-none}"; cd /tmp';
+    expect((await rt.exec(taskId, req(probe))).stdout).toBe('none\n');
+    expect((await rt.exec(taskId, req('pwd'))).stdout).toBe('/tmp\n');
+    expect((await rt.exec(taskId, req(probe, true))).stdout).toBe('none\n');
+  });
+
+  it('bash: a session command fails naming the setting; a fresh one exits 127', async () => {
+    const rt = await open('bash');
+    await expect(rt.exec(taskId, req('echo hi'))).rejects.toThrow(
+      /did not start a session.*bash.*OPENCODE_SANDBOX_SHELL=bash needs bash in the image/s,
+    );
+    const fresh = await rt.exec(taskId, req('echo hi', true));
+    expect(fresh.exitCode).toBe(127);
+    expect(fresh.stderr).toMatch(/bash/);
+  });
+});

@@ -73,6 +73,7 @@ describe('sandbox configuration from the environment', () => {
         OPENCODE_EXEC_TIMEOUT: '2m',
         OPENCODE_SANDBOX_MOUNTS: '/srv/a:/srv/b',
         OPENCODE_EXEC_KEY_TTL: '36h',
+        OPENCODE_SANDBOX_SHELL: 'auto',
       }),
     );
     expect(o).toMatchObject({
@@ -80,6 +81,7 @@ describe('sandbox configuration from the environment', () => {
       allowedNetworks: ['none', 'internal'],
       execTimeoutMs: 120_000,
       execKeyTtlMs: 36 * 3_600_000,
+      shell: 'auto',
       mountAllowList: ['/srv/a', '/srv/b'],
     });
   });
@@ -100,6 +102,7 @@ describe('sandbox configuration from the environment', () => {
     ],
     [{ OPENCODE_SANDBOX_RUNTIME: 'podman' }, /^OPENCODE_SANDBOX_RUNTIME/],
     [{ OPENCODE_EXEC_KEY_TTL: '0' }, /^OPENCODE_EXEC_KEY_TTL: must be > 0/],
+    [{ OPENCODE_SANDBOX_SHELL: 'zsh' }, /^OPENCODE_SANDBOX_SHELL: 'zsh' is not one of/],
   ])('%j is an error naming the variable', (vars, msg) => {
     expect(() => sandboxOptionsFromEnv(env(vars))).toThrow(msg);
   });

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Writable } from 'node:stream';
 import type Docker from 'dockerode';
+import type { SandboxShell } from '../../config/sandbox-options';
 import { CappedOutput } from '../../domain/capped-output';
 import type { ExecOutputListener, ExecRequest, ExecResult } from '../../ports/sandbox-runtime.port';
 import { docker } from './docker-errors';
@@ -82,6 +83,24 @@ export interface WrappedRawExec extends RawExec {
   noWrapper?: boolean;
 }
 
+/**
+ * The argv of a shell-string command in `shell` (OPENCODE_SANDBOX_SHELL): `sh` is the image's
+ * /bin/sh, `bash` is found on PATH (exit 127 where the image has none), `auto` is bash where the
+ * image has it, else /bin/sh. The command is an argument, never part of a script.
+ */
+export function shellArgv(command: string, shell: SandboxShell): string[] {
+  if (shell === 'bash') return ['bash', '-c', command];
+  if (shell === 'auto') {
+    return [
+      '/bin/sh',
+      '-c',
+      'command -v bash >/dev/null 2>&1 && exec bash -c "$0"; exec /bin/sh -c "$0"',
+      command,
+    ];
+  }
+  return ['/bin/sh', '-c', command];
+}
+
 /** Starts one command; `done` settles like {@link runExec}. */
 export async function startRawExec(
   client: Docker,
@@ -91,7 +110,7 @@ export async function startRawExec(
 ): Promise<StartedRawExec> {
   const { onOutput, killRequested, wrap } = opts;
   const marker = randomUUID();
-  const argv = Array.isArray(req.command) ? req.command : ['/bin/sh', '-c', req.command.shell];
+  const argv = Array.isArray(req.command) ? req.command : shellArgv(req.command.shell, 'sh');
   // Wrapped, only the command carries the marker (the wrapper sets it): a kill by marker must
   // leave the wrapper alive to write the command's end into the logs.
   const cmd = wrap ? wrappedCmd(argv, wrap, marker) : argv;

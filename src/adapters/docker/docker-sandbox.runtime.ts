@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type Docker from 'dockerode';
+import type { SandboxShell } from '../../config/sandbox-options';
 import { ConflictError, DomainError, NotFoundError, ValidationError } from '../../domain/errors';
 import {
   SANDBOX_LABELS,
@@ -19,7 +20,7 @@ import {
 } from '../../ports/sandbox-runtime.port';
 import { containerCreateOptions } from './container-spec';
 import { docker, engineAddress, isNotFound, mapDockerError } from './docker-errors';
-import { killTree, runExec, startRawExec, type RawExec } from './docker-exec';
+import { killTree, runExec, shellArgv, startRawExec, type RawExec } from './docker-exec';
 import { ExecLogCleanup } from './exec-log-cleanup';
 import { wrapDir } from './exec-wrapper';
 import { parseSessionLogs } from './session-protocol';
@@ -50,6 +51,7 @@ export class DockerSandboxRuntime implements SandboxRuntime {
   readonly networks: NetworkManager;
   readonly volumes: VolumeManager;
   readonly sessions: SessionPool;
+  private readonly shell: SandboxShell;
   /** Tasks whose image has no /bin/sh: argv and fresh commands run as plain, unjournaled execs. */
   private readonly noShell = new Set<string>();
   /**
@@ -61,12 +63,19 @@ export class DockerSandboxRuntime implements SandboxRuntime {
 
   constructor(
     readonly client: Docker,
-    opts: { sessionsPerTask?: number; log?: (message: string) => void } = {},
+    opts: {
+      sessionsPerTask?: number;
+      log?: (message: string) => void;
+      /** The shell of shell-string commands (OPENCODE_SANDBOX_SHELL). */
+      shell?: SandboxShell;
+    } = {},
   ) {
     this.description = `docker (${engineAddress()})`;
+    this.shell = opts.shell ?? 'sh';
     this.sessions = new SessionPool(
       opts.sessionsPerTask ?? DEFAULT_SESSIONS_PER_TASK,
       opts.log ?? ((m) => process.stderr.write(`opencode-tools: ${m}\n`)),
+      this.shell,
     );
     this.images = new ImageManager(client);
     this.networks = new NetworkManager(client);
@@ -364,6 +373,10 @@ export class DockerSandboxRuntime implements SandboxRuntime {
         return oom(r);
       });
       return { ...started, result };
+    }
+    // A fresh shell-string command (or one with sessions off) runs in the configured shell too.
+    if (!Array.isArray(req.command)) {
+      req = { ...req, command: shellArgv(req.command.shell, this.shell) };
     }
     let killNow!: () => void;
     const killRequested = new Promise<void>((r) => (killNow = r));

@@ -1,5 +1,6 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import type Docker from 'dockerode';
+import type { SandboxShell } from '../../config/sandbox-options';
 import { CappedOutput } from '../../domain/capped-output';
 import type {
   ExecOutputListener,
@@ -22,6 +23,20 @@ import {
 } from './session-protocol';
 
 const BOOT_TIMEOUT_MS = 10_000;
+
+/**
+ * The session shell by OPENCODE_SANDBOX_SHELL. bash is started from /bin/sh, which tells the
+ * bootstrap (in `__OCT_SH`) to start the commands' shells as bash too.
+ */
+const SESSION_SHELL_CMD: Record<SandboxShell, string[]> = {
+  sh: ['/bin/sh'],
+  bash: ['/bin/sh', '-c', 'export __OCT_SH=bash; exec bash'],
+  auto: [
+    '/bin/sh',
+    '-c',
+    'if command -v bash >/dev/null 2>&1; then export __OCT_SH=bash; exec bash; fi; exec /bin/sh',
+  ],
+};
 /** After a timeout kill, how long the session may take to report the end before it is replaced. */
 const KILL_GRACE_MS = 2_000;
 
@@ -92,10 +107,13 @@ export class ExecSession {
   /**
    * Starts the shell and waits for its first report (pid, environment, setsid). `source: false`
    * makes children read requests with `read`, as in a sandbox without /proc (for tests).
+   * `shell` (OPENCODE_SANDBOX_SHELL): the session shell and its commands' shells are /bin/sh
+   * (`sh`, the default), bash (`bash`; the session fails to start where the image has none), or
+   * bash where the image has it, else /bin/sh (`auto`).
    */
   static async open(
     container: Docker.Container,
-    opts: { source?: boolean } = {},
+    opts: { source?: boolean; shell?: SandboxShell } = {},
   ): Promise<ExecSession> {
     const s = new ExecSession(container, randomBytes(16).toString('hex'));
     await s.boot(opts);
@@ -106,10 +124,10 @@ export class ExecSession {
     this.deathListeners.push(fn);
   }
 
-  private async boot(opts: { source?: boolean }): Promise<void> {
+  private async boot(opts: { source?: boolean; shell?: SandboxShell }): Promise<void> {
     const exec = await docker(() =>
       this.container.exec({
-        Cmd: ['/bin/sh'],
+        Cmd: SESSION_SHELL_CMD[opts.shell ?? 'sh'],
         AttachStdin: true,
         AttachStdout: true,
         AttachStderr: true,
@@ -154,7 +172,7 @@ export class ExecSession {
     if (!ok || r.pid === undefined || !this.alive) {
       this.close();
       throw new Error(
-        `the sandbox shell did not start a session (${ok ? 'it exited' : 'no answer in 10s'}): ${r.err.toString().trim() || 'needs /bin/sh, mkfifo and tee'}`,
+        `the sandbox shell did not start a session (${ok ? 'it exited' : 'no answer in 10s'}): ${r.err.toString().trim() || 'needs /bin/sh, mkfifo and tee'}${opts.shell === 'bash' ? ' (OPENCODE_SANDBOX_SHELL=bash needs bash in the image; auto falls back to /bin/sh)' : ''}`,
       );
     }
     this.shellPid = r.pid;

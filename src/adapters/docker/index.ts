@@ -1,3 +1,4 @@
+import type { SandboxShell } from '../../config/sandbox-options';
 import Docker from 'dockerode';
 import type { SandboxRuntime } from '../../ports/sandbox-runtime.port';
 import { DockerSandboxRuntime } from './docker-sandbox.runtime';
@@ -11,7 +12,7 @@ export { names as dockerNames } from './docker-names';
  */
 export async function createDockerSandboxRuntime(
   client: Docker = new Docker(),
-  opts: { sessionsPerTask?: number } = {},
+  opts: { sessionsPerTask?: number; shell?: SandboxShell } = {},
 ): Promise<SandboxRuntime> {
   return new DockerSandboxRuntime(client, opts);
 }

@@ -1,4 +1,5 @@
 import type Docker from 'dockerode';
+import type { SandboxShell } from '../../config/sandbox-options';
 import type {
   ExecOutputListener,
   ExecRequest,
@@ -105,6 +106,7 @@ export class SessionPool {
   constructor(
     private readonly maxPerTask: number,
     private readonly log: Log,
+    private readonly shell: SandboxShell = 'sh',
   ) {}
 
   async start(
@@ -115,7 +117,11 @@ export class SessionPool {
   ): Promise<StartedExec> {
     let t = this.tasks.get(taskId);
     if (!t) {
-      t = new TaskSessions(this.maxPerTask, () => ExecSession.open(container), this.log);
+      t = new TaskSessions(
+        this.maxPerTask,
+        () => ExecSession.open(container, { shell: this.shell }),
+        this.log,
+      );
       this.tasks.set(taskId, t);
     }
     // Before waiting for a session: a command that finishes meanwhile is newer and wins over it.

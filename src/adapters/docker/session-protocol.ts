@@ -96,6 +96,8 @@ function childScript(dir: string): string {
     '  eval "$__oct_es"',
     '  if [ -n "$__oct_wd" ] && [ "$PWD" = "$__oct_wdp" ]; then __oct_cd "$__oct_pcwd"; fi',
     '  unset OPENCODE_EXEC_ID; __OCT_CWD=$PWD; export __OCT_CWD',
+    // bash started as bash (OPENCODE_SANDBOX_SHELL) prints `declare -x` outside POSIX mode.
+    '  [ -n "$__oct_rep" ] && [ -n "${BASH_VERSION-}" ] && set -o posix',
     `  if [ -n "$__oct_rep" ]; then { printf '${RS}oct:%s:V${RS}' "$__oct_n"; export -p; printf '${RS}oct:%s:W${RS}${RS}oct:%s:Z:%s${RS}' "$__oct_n" "$__oct_n" "$__oct_rc"; } >&3`,
     `  else printf '${RS}oct:%s:Z:%s${RS}' "$__oct_n" "$__oct_rc" >&3; fi`,
     `  printf '${RS}oct:%s:Z:%s${RS}' "$__oct_n" "$__oct_rc" >&4`,
@@ -131,6 +133,11 @@ export function bootstrapScript(
   const f = shellQuote(`${RS}oct:${nonce}:`);
   const d = shellQuote(dir);
   return [
+    // The commands' shells: bash where the session shell was started as bash for them
+    // (OPENCODE_SANDBOX_SHELL), else sh.
+    '__oct_sh=${__OCT_SH:-sh}; unset __OCT_SH',
+    // bash's `export -p` is `declare -x …` unless in POSIX mode: the state text stays POSIX.
+    '[ -n "${BASH_VERSION-}" ] && set -o posix',
     `mkdir -p ${d} && mkfifo ${d}/o ${d}/e ${d}/g0 ${d}/g1 || exit 97`,
     `tee -a ${d}/out <${d}/o &`,
     `tee -a ${d}/err <${d}/e >&2 &`,
@@ -165,7 +172,7 @@ export function bootstrapScript(
     // it opens, so one process at a time reads the session's stdin. When that child ends, its
     // end is reported and the one after next started. The child's script travels in the
     // environment, so `ps` shows `sh -c eval…`.
-    `  __oct_spawn() { __OCT_BODY=$__OCT_CHILD __OCT_DOT=$__OCT_DOT __OCT_GATE=$1 $__OCT_SETSID sh -c 'eval "$__OCT_BODY"' oct </dev/null >&3 2>&4 & }`,
+    `  __oct_spawn() { __OCT_BODY=$__OCT_CHILD __OCT_DOT=$__OCT_DOT __OCT_GATE=$1 $__OCT_SETSID $__oct_sh -c 'eval "$__OCT_BODY"' oct </dev/null >&3 2>&4 & }`,
     '  __oct_spawn 0; __oct_a=$!; __oct_spawn 1; __oct_b=$!; __oct_k=0',
     '  while :; do',
     '    IFS= read -r __oct_req <&5 || exit 0',
