@@ -126,6 +126,15 @@ export class SandboxService {
     @Optional() private readonly sessionStates?: SessionStateService,
   ) {}
 
+  /** What runs shell-string commands (OPENCODE_SANDBOX_SHELL), in words for tool descriptions. */
+  get shellDescription(): string {
+    return {
+      sh: "the image's /bin/sh (POSIX sh; dash on Debian and Ubuntu images: no [[ ]], arrays or source, call bash -c for those)",
+      bash: 'bash',
+      auto: "bash where the image has it, else the image's /bin/sh",
+    }[this.options.sandbox.shell];
+  }
+
   /** Validates the task's spec, then creates and starts its sandbox (pulling the image if needed). */
   async provision(task: Task, onProgress?: PullProgressListener): Promise<SandboxInfo> {
     const config = resolveSandboxConfig(task.id, task.sandbox, this.options);

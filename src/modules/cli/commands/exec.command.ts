@@ -142,7 +142,8 @@ export class ExecCommand extends BaseCommand<ExecOpts> {
   }
   @Option({
     flags: '--shell <script>',
-    description: 'run this script with /bin/sh -c instead of argv',
+    description:
+      'run this script in the sandbox shell (/bin/sh; OPENCODE_SANDBOX_SHELL=bash|auto for bash) instead of argv',
   })
   parseShell(v: string) {
     return v;

@@ -49,7 +49,7 @@ export class SandboxTools implements McpToolProvider {
               z.array(z.string()).min(1, 'must not be empty'),
             ])
             .describe(
-              'Either a shell string run by /bin/sh -c (pipes, &&, globs work), e.g. "npm test 2>&1 | tail -50", or an argv array run without a shell, e.g. ["git", "status"].',
+              `Either a shell string run by ${sandboxes.shellDescription} (pipes, &&, globs work), e.g. "npm test 2>&1 | tail -50", or an argv array run without a shell, e.g. ["git", "status"].`,
             ),
           timeoutMs: z
             .number()
