@@ -12,17 +12,26 @@ import { dashboardServer, type DashboardServer } from './harness';
 
 const TOKEN = 'dashboard-token-0123456789';
 
-/** A raw request, so Host, Origin and cookies can be anything. */
+/**
+ * A raw request, so Host, Origin and cookies can be anything. A new connection each (no
+ * keep-alive): a CI run once failed with `read ECONNRESET` on a request made right after CLI runs
+ * (spawnSync, which blocks this process and so the server too), the mark of a kept-alive socket
+ * the server closed as the request went out.
+ */
 function raw(
   url: string,
   opts: { method?: string; headers?: Record<string, string>; body?: string } = {},
 ): Promise<{ status: number; headers: Record<string, unknown>; body: string }> {
   return new Promise((resolve, reject) => {
-    const req = request(url, { method: opts.method ?? 'GET', headers: opts.headers }, (res) => {
-      let body = '';
-      res.on('data', (c) => (body += c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
-    });
+    const req = request(
+      url,
+      { method: opts.method ?? 'GET', headers: opts.headers, agent: false },
+      (res) => {
+        let body = '';
+        res.on('data', (c) => (body += c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
+      },
+    );
     req.on('error', reject);
     req.end(opts.body ?? '');
   });
