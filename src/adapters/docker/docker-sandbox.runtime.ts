@@ -293,39 +293,33 @@ export class DockerSandboxRuntime implements SandboxRuntime {
       this.volumes.listManaged(),
       unusedSnapshotImages(this.client),
     ]);
+    const res = (
+      kind: SandboxResource['kind'],
+      name: string,
+      taskId: string,
+      labels: Record<string, string> | undefined,
+      createdAt: string | undefined,
+    ): SandboxResource => ({
+      kind,
+      name,
+      taskId,
+      instanceId: labels?.[SANDBOX_LABELS.instanceId],
+      registry: labels?.[SANDBOX_LABELS.registry],
+      createdAt,
+    });
     return [
-      ...containers.map((c) => ({
-        kind: 'container' as const,
-        name: (c.Names?.[0] ?? c.Id).replace(/^\//, ''),
-        taskId: c.Labels?.[SANDBOX_LABELS.taskId] ?? '',
-        instanceId: c.Labels?.[SANDBOX_LABELS.instanceId],
-        registry: c.Labels?.[SANDBOX_LABELS.registry],
-        createdAt: new Date(c.Created * 1000).toISOString(),
-      })),
-      ...nets.map((n) => ({
-        kind: 'network' as const,
-        name: n.name,
-        taskId: n.taskId,
-        instanceId: n.labels[SANDBOX_LABELS.instanceId],
-        registry: n.labels[SANDBOX_LABELS.registry],
-        createdAt: n.createdAt,
-      })),
-      ...vols.map((v) => ({
-        kind: 'volume' as const,
-        name: v.name,
-        taskId: v.taskId,
-        instanceId: v.labels[SANDBOX_LABELS.instanceId],
-        registry: v.labels[SANDBOX_LABELS.registry],
-        createdAt: v.createdAt,
-      })),
-      ...images.map((i) => ({
-        kind: 'image' as const,
-        name: i.id,
-        taskId: i.taskId,
-        instanceId: i.labels[SANDBOX_LABELS.instanceId],
-        registry: i.labels[SANDBOX_LABELS.registry],
-        createdAt: i.createdAt,
-      })),
+      ...containers.map((c) =>
+        res(
+          'container',
+          (c.Names?.[0] ?? c.Id).replace(/^\//, ''),
+          c.Labels?.[SANDBOX_LABELS.taskId] ?? '',
+          c.Labels,
+          new Date(c.Created * 1000).toISOString(),
+        ),
+      ),
+      ...nets.map((n) => res('network', n.name, n.taskId, n.labels, n.createdAt)),
+      ...vols.map((v) => res('volume', v.name, v.taskId, v.labels, v.createdAt)),
+      ...images.map((i) => res('image', i.id, i.taskId, i.labels, i.createdAt)),
     ];
   }
 
