@@ -39,6 +39,12 @@ import { filesNeeded, isRootUser, resolveUser, ROOT_IDS, type UserIds } from './
 import { releaseSnapshotImages, unusedSnapshotImages } from './snapshot-images';
 import { VolumeManager, WORKSPACE } from './volume-manager';
 
+interface ResolvedUser {
+  spec: string;
+  ids: UserIds | null;
+  sure: boolean;
+}
+
 /** Largest `/etc/passwd` or `/etc/group` read to resolve a sandbox's user. */
 const USER_FILE_MAX = 1024 * 1024;
 const ZERO_TIME = '0001-01-01T00:00:00Z';
@@ -54,11 +60,8 @@ export class DockerSandboxRuntime implements SandboxRuntime {
   private readonly shell: SandboxShell;
   /** Tasks whose image has no /bin/sh: argv and fresh commands run as plain, unjournaled execs. */
   private readonly noShell = new Set<string>();
-  /**
-   * Resolved `User` of each task's sandbox: its spec (to notice a re-created container's), and
-   * whether every file it needed could be read (`sure`).
-   */
-  private readonly users = new Map<string, { spec: string; ids: UserIds | null; sure: boolean }>();
+  /** Resolved `User` of each task's sandbox (its spec kept, to notice a re-created container's). */
+  private readonly users = new Map<string, ResolvedUser>();
   private readonly logCleanup = new ExecLogCleanup((taskId, dirs) => this.removeDirs(taskId, dirs));
 
   constructor(
@@ -136,11 +139,11 @@ export class DockerSandboxRuntime implements SandboxRuntime {
     const { Config } = await docker(() => container.inspect());
     const spec = Config.User ?? '';
     if (isRootUser(spec)) return;
-    const ids = await this.userIds(taskId, container, spec);
+    const { ids, sure } = await this.resolveUser(taskId, container, spec);
     if (ids) return writeDirToContainer(container, WORKSPACE, ids);
     // Not in the files as read: refused here, before the engine's own start-time error (which
     // would come as an engine error), unless a file could not be read (then the engine decides).
-    if (this.users.get(taskId)?.sure) {
+    if (sure) {
       throw new ValidationError(
         'sandbox.image',
         `image '${Config.Image}' runs as USER '${spec}', which its /etc/passwd or /etc/group does not have; fix the image's USER (or give numeric ids) or use another image`,
@@ -149,15 +152,18 @@ export class DockerSandboxRuntime implements SandboxRuntime {
     }
   }
 
-  /** The numeric ids of the sandbox's `User` (resolved once per task and process); null: unknown. */
-  private async userIds(
+  /**
+   * The numeric ids of the sandbox's `User` (resolved once per task and process; null: not in
+   * the image's files), and whether every file needed could be read (`sure`).
+   */
+  private async resolveUser(
     taskId: string,
     container: Docker.Container,
     spec: string,
-  ): Promise<UserIds | null> {
-    if (isRootUser(spec) && !spec.includes(':')) return ROOT_IDS;
+  ): Promise<ResolvedUser> {
+    if (isRootUser(spec) && !spec.includes(':')) return { spec, ids: ROOT_IDS, sure: true };
     const known = this.users.get(taskId);
-    if (known?.spec === spec) return known.ids;
+    if (known?.spec === spec) return known;
     const need = filesNeeded(spec);
     let sure = true;
     const read = (path: string) =>
@@ -176,9 +182,9 @@ export class DockerSandboxRuntime implements SandboxRuntime {
       need.passwd ? read('/etc/passwd') : undefined,
       need.group ? read('/etc/group') : undefined,
     ]);
-    const ids = resolveUser(spec, { passwd, group });
-    this.users.set(taskId, { spec, ids, sure });
-    return ids;
+    const resolved = { spec, ids: resolveUser(spec, { passwd, group }), sure };
+    this.users.set(taskId, resolved);
+    return resolved;
   }
 
   private container(taskId: string): Docker.Container {
@@ -538,7 +544,7 @@ export class DockerSandboxRuntime implements SandboxRuntime {
     const container = this.container(taskId);
     const spec =
       (await docker(() => container.inspect(), { kind: 'sandbox', id: taskId })).Config.User ?? '';
-    const owner = (await this.userIds(taskId, container, spec)) ?? ROOT_IDS;
+    const owner = (await this.resolveUser(taskId, container, spec)).ids ?? ROOT_IDS;
     // Parents the engine would create root-owned, where the sandbox's user could not write.
     const dirs = owner.uid === 0 ? [] : await missingParents(container, path, WORKSPACE);
     await writeFileToContainer(container, path, content, opts.mode, owner, dirs);

@@ -97,8 +97,7 @@ function childScript(dir: string): string {
     '  if [ -n "$__oct_wd" ] && [ "$PWD" = "$__oct_wdp" ]; then __oct_cd "$__oct_pcwd"; fi',
     '  unset OPENCODE_EXEC_ID; __OCT_CWD=$PWD; export __OCT_CWD',
     // bash started as bash (OPENCODE_SANDBOX_SHELL) prints `declare -x` outside POSIX mode.
-    '  [ -n "$__oct_rep" ] && [ -n "${BASH_VERSION-}" ] && set -o posix',
-    `  if [ -n "$__oct_rep" ]; then { printf '${RS}oct:%s:V${RS}' "$__oct_n"; export -p; printf '${RS}oct:%s:W${RS}${RS}oct:%s:Z:%s${RS}' "$__oct_n" "$__oct_n" "$__oct_rc"; } >&3`,
+    `  if [ -n "$__oct_rep" ]; then [ -n "\${BASH_VERSION-}" ] && set -o posix; { printf '${RS}oct:%s:V${RS}' "$__oct_n"; export -p; printf '${RS}oct:%s:W${RS}${RS}oct:%s:Z:%s${RS}' "$__oct_n" "$__oct_n" "$__oct_rc"; } >&3`,
     `  else printf '${RS}oct:%s:Z:%s${RS}' "$__oct_n" "$__oct_rc" >&3; fi`,
     `  printf '${RS}oct:%s:Z:%s${RS}' "$__oct_n" "$__oct_rc" >&4`,
     // Tells the session shell that both Z frames are out, so it writes no X for this end. Opened
