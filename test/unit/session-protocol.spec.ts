@@ -6,6 +6,7 @@ import {
   FrameScanner,
   oneLineQuote,
   parseSessionLogs,
+  posixExports,
   shellQuote,
   type Frame,
 } from '../../src/adapters/docker/session-protocol';
@@ -165,5 +166,47 @@ describe('exec session protocol', () => {
   it('reads exported names from export -p text, values spanning lines', () => {
     const text = `export A='x'\nexport B='multi\nexport FAKE=1'\nexport C\nexport D='it'"'"'s'\ndeclare -x E="q\\"x"\n`;
     expect(exportedNames(text)).toEqual(['A', 'B', 'C', 'D', 'E']);
+  });
+
+  // What bash 5 prints (in POSIX mode, LANG=C) for values with control characters, quotes and
+  // UTF-8 (as octal under LANG=C), copied from `export -p`.
+  const BASH_EXPORTS = [
+    "export A=$'a\\nb'",
+    "export B=$'it\\'s\\ttab'",
+    "export C=$'\\E[1m\\\\x \\001 q\"d $HOME `x`'",
+    "export D=$'caf\\303\\251'",
+    "export E=$'\\377\\376z'",
+    "export F=$'x\\r\\v\\f\\b\\a'",
+    'export G="plain \\$x \\"q\\""',
+    "export H=$'a\\nb\\''",
+    "export I='x $'",
+  ].join('\n');
+
+  it("reads exported names from bash's $'…' values too (a \\' inside does not end them)", () => {
+    expect(exportedNames(BASH_EXPORTS)).toEqual(['A', 'B', 'C', 'D', 'E', 'F', 'G', 'H', 'I']);
+  });
+
+  it("rewrites bash's $'…' values as single-quoted literals any POSIX shell reads", () => {
+    expect(posixExports(BASH_EXPORTS).split('\n')).toEqual([
+      "export A='a",
+      "b'",
+      "export B='it'\\''s\ttab'",
+      "export C='\x1b[1m\\x \x01 q\"d $HOME `x`'",
+      "export D='café'",
+      // Not UTF-8: bash's form stays (bash and busybox ash read it).
+      "export E=$'\\377\\376z'",
+      "export F='x\r\v\f\b\x07'",
+      'export G="plain \\$x \\"q\\""',
+      "export H='a",
+      "b'\\'''",
+      "export I='x $'",
+    ]);
+    // The other escapes bash decodes in $'…'; an unknown one stays as written.
+    expect(posixExports("export X=$'\\x41\\u00e9\\U0001F600\\cA\\c?\\q\\7'")).toBe(
+      "export X='A\u00e9\u{1F600}\x01\x7f\\q\x07'",
+    );
+    expect(posixExports("export N=$'a\\000b'")).toBe("export N=$'a\\000b'");
+    const plain = 'export A=\'x\'\nexport B="y"';
+    expect(posixExports(plain)).toBe(plain);
   });
 });

@@ -18,6 +18,7 @@ import {
   commandLine,
   exportedNames,
   FrameScanner,
+  posixExports,
   SESSION_ROOT,
   type Frame,
 } from './session-protocol';
@@ -230,7 +231,7 @@ export class ExecSession {
       const early = c.early;
       c.early = undefined;
       for (const e of early ?? []) this.onFrame(e.stream, e.f);
-    } else if (f.kind === 'V') c.env = f.text;
+    } else if (f.kind === 'V') c.env = posixExports(f.text);
     else {
       if (stream === 'stdout') {
         if (c.outEnded) return;

@@ -7,7 +7,7 @@ import type {
   StartedExec,
 } from '../../ports/sandbox-runtime.port';
 import { ExecSession, type SessionState } from './exec-session';
-import { exportedNames } from './session-protocol';
+import { exportedNames, posixExports } from './session-protocol';
 
 /** Default of `OPENCODE_EXEC_SESSIONS`: concurrent shell sessions per task. */
 export const DEFAULT_SESSIONS_PER_TASK = 4;
@@ -127,7 +127,9 @@ export class SessionPool {
     // Before waiting for a session: a command that finishes meanwhile is newer and wins over it.
     const seed = req.sessionState;
     if (seed && (!t.state || seed.finishedAt > t.stateAt)) {
-      t.state = { text: seed.text, names: new Set(exportedNames(seed.text)) };
+      // A state stored before bash's `$'…'` values were rewritten gets the same rewriting.
+      const text = posixExports(seed.text);
+      t.state = { text, names: new Set(exportedNames(text)) };
       t.stateAt = seed.finishedAt;
     }
     const session = await t.acquire();

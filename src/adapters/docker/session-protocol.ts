@@ -298,9 +298,30 @@ function framed(request: string, sourced: boolean): string {
 export const CLOSE_LINE = framed('__oct_bye\n', false);
 
 /**
+ * Where the quoted or escaped part of a word that starts at `i` ends: `'…'`, `"…"` (backslash
+ * escapes), bash's `$'…'` (backslash escapes) or one backslash-escaped character; `i + 1` for
+ * any other character.
+ */
+function wordPartEnd(text: string, i: number): number {
+  const n = text.length;
+  const ch = text[i];
+  if (ch === "'") {
+    const end = text.indexOf("'", i + 1);
+    return end < 0 ? n : end + 1;
+  }
+  if (ch === '"' || (ch === '$' && text[i + 1] === "'")) {
+    const close = ch === '"' ? '"' : "'";
+    let j = ch === '"' ? i + 1 : i + 2;
+    while (j < n && text[j] !== close) j += text[j] === '\\' ? 2 : 1;
+    return Math.min(n, j + 1);
+  }
+  return ch === '\\' ? i + 2 : i + 1;
+}
+
+/**
  * Names exported by `export -p` text as busybox ash, dash and bash print it (`export NAME='v'`,
- * `export NAME="v"`, `declare -x NAME=...`, or a bare `export NAME`). Values may span lines, so
- * this tokenizes quotes instead of splitting lines.
+ * `export NAME="v"`, `export NAME=$'v'`, `declare -x NAME=...`, or a bare `export NAME`). Values
+ * may span lines, so this tokenizes quotes instead of splitting lines.
  */
 export function exportedNames(text: string): string[] {
   const names: string[] = [];
@@ -323,20 +344,100 @@ export function exportedNames(text: string): string[] {
     i += m[0].length;
     if (text[i] !== '=') continue;
     i++;
-    while (i < n && !/[\s]/.test(text[i]!)) {
-      const ch = text[i]!;
-      if (ch === "'") {
-        const end = text.indexOf("'", i + 1);
-        i = end < 0 ? n : end + 1;
-      } else if (ch === '"') {
-        let j = i + 1;
-        while (j < n && text[j] !== '"') j += text[j] === '\\' ? 2 : 1;
-        i = j + 1;
-      } else if (ch === '\\') i += 2;
-      else i++;
-    }
+    while (i < n && !/\s/.test(text[i]!)) i = wordPartEnd(text, i);
   }
   return names;
+}
+
+const ANSI_C: Record<string, number> = {
+  a: 7,
+  b: 8,
+  e: 27,
+  E: 27,
+  f: 12,
+  n: 10,
+  r: 13,
+  t: 9,
+  v: 11,
+  '\\': 92,
+  "'": 39,
+  '"': 34,
+  '?': 63,
+};
+
+/**
+ * The bytes a bash `$'…'` body stands for (the text between the quotes), as bash decodes it:
+ * the letter escapes, `\NNN` octal, `\xHH`, `\uHHHH`, `\UHHHHHHHH` and `\cX`; an unknown escape
+ * stays as written.
+ */
+function ansiCBytes(body: string): Buffer {
+  const out: Buffer[] = [];
+  let plain = '';
+  const flush = () => {
+    if (plain) out.push(Buffer.from(plain, 'utf8'));
+    plain = '';
+  };
+  const byte = (b: number) => {
+    flush();
+    out.push(Buffer.from([b & 0xff]));
+  };
+  for (let i = 0; i < body.length; i++) {
+    const ch = body[i]!;
+    if (ch !== '\\' || i + 1 >= body.length) {
+      plain += ch;
+      continue;
+    }
+    const e = body[++i]!;
+    let m: RegExpExecArray | null;
+    if (ANSI_C[e] !== undefined) byte(ANSI_C[e]);
+    else if ((m = /^[0-7]{1,3}/.exec(body.slice(i, i + 3)))) {
+      byte(parseInt(m[0], 8));
+      i += m[0].length - 1;
+    } else if (e === 'x' && (m = /^[0-9a-fA-F]{1,2}/.exec(body.slice(i + 1, i + 3)))) {
+      byte(parseInt(m[0], 16));
+      i += m[0].length;
+    } else if (
+      (e === 'u' || e === 'U') &&
+      (m = /^[0-9a-fA-F]+/.exec(body.slice(i + 1, i + 1 + (e === 'u' ? 4 : 8))))
+    ) {
+      const cp = parseInt(m[0], 16);
+      plain += cp <= 0x10ffff ? String.fromCodePoint(cp) : `\\${e}${m[0]}`;
+      i += m[0].length;
+    } else if (e === 'c' && i + 1 < body.length) {
+      const c = body[++i]!;
+      byte(c === '?' ? 0x7f : c.charCodeAt(0) & 0x1f);
+    } else plain += `\\${e}`;
+  }
+  flush();
+  return Buffer.concat(out);
+}
+
+/**
+ * `export -p` text with bash's ANSI-C quoted values (`$'a\nb'`: bash prints those for values that
+ * hold a control character, in POSIX mode too) written as POSIX single-quoted literals, which
+ * every POSIX shell reads the same: dash reads `$'…'` as a `$` and backslash escapes, so without
+ * this a task moved from bash to dash would get such values changed. A value whose bytes are not
+ * UTF-8 (or hold a NUL) keeps bash's form, which bash and busybox ash read.
+ * @example posixExports("export A=$'a\\tb'") // "export A='a<TAB>b'"
+ */
+export function posixExports(text: string): string {
+  if (!text.includes("$'")) return text;
+  let out = '';
+  let i = 0;
+  const n = text.length;
+  while (i < n) {
+    const end = wordPartEnd(text, i);
+    if (text[i] === '$' && text[i + 1] === "'" && text[end - 1] === "'" && end - i >= 3) {
+      const bytes = ansiCBytes(text.slice(i + 2, end - 1));
+      const value = bytes.toString('utf8');
+      out +=
+        !bytes.includes(0) && Buffer.from(value, 'utf8').equals(bytes)
+          ? shellQuote(value)
+          : text.slice(i, end);
+    } else out += text.slice(i, end);
+    i = end;
+  }
+  return out;
 }
 
 export type Frame =
