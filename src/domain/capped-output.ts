@@ -11,6 +11,8 @@ export class CappedOutput {
   private tail: Buffer;
   private tailLen = 0;
   private tailPos = 0;
+  /** Bytes counted but never seen (see {@link skip}): the head takes no more after them. */
+  private skipped = 0;
   total = 0;
 
   constructor(readonly cap: number) {
@@ -20,13 +22,25 @@ export class CappedOutput {
   }
 
   get truncated(): boolean {
-    return this.total > this.cap;
+    return this.total > this.cap || this.skipped > 0;
+  }
+
+  /**
+   * Counts `n` bytes of the stream that were not read (a gap): what is pushed next is kept as
+   * the tail, not joined to what came before the gap.
+   */
+  skip(n: number): void {
+    if (n <= 0) return;
+    this.total += n;
+    this.skipped += n;
+    this.tailLen = 0;
+    this.tailPos = 0;
   }
 
   push(chunk: Buffer): void {
     this.total += chunk.length;
     let rest = chunk;
-    if (this.headBytes < this.headCap) {
+    if (this.headBytes < this.headCap && !this.skipped) {
       const take = Math.min(this.headCap - this.headBytes, rest.length);
       this.head.push(Buffer.from(rest.subarray(0, take)));
       this.headBytes += take;

@@ -188,11 +188,23 @@ export interface StartedExec {
 
 /** A session command's output read back from the sandbox logs. */
 export interface SessionOutput {
+  /** The command's output from its start: at most the `maxBytes` asked for. */
   stdout: Buffer;
   stderr: Buffer;
+  /**
+   * When the command wrote more than `maxBytes`: how many bytes after `stdout` were not read, and
+   * the output after them up to the command's end (or up to now, while it runs).
+   */
+  stdoutTail?: SessionOutputTail;
+  stderrTail?: SessionOutputTail;
   /** Present once the command ended (its end frame is in the log). */
   exitCode?: number;
   pid?: number;
+}
+
+export interface SessionOutputTail {
+  skipped: number;
+  data: Buffer;
 }
 
 export type ExecOutputListener = (stream: 'stdout' | 'stderr', chunk: Buffer) => void;
@@ -253,7 +265,8 @@ export interface SandboxRuntime {
   /** Like `exec`, but returns once the command started; `exec` is `startExec` + `await result`. */
   startExec(taskId: string, req: ExecRequest, onOutput?: ExecOutputListener): Promise<StartedExec>;
   /**
-   * Reads a session command's output and end from the sandbox (a restarted server re-attaching).
+   * Reads a session command's output and end from the sandbox (a restarted server re-attaching):
+   * its first `maxBytes` per stream and, when it wrote more, the end of its log, where its end is.
    * @throws NOT_FOUND when the sandbox or the logs are gone.
    */
   readSessionOutput(

@@ -93,6 +93,51 @@ describeDocker(
       expect(p.stdout + JSON.parse(rest.stdout).stdout).toBe('n1\nn2\nn3\nn4\n');
     });
 
+    it('a command that wrote more than a restarted process reads back still ends, with its byte counts and its last lines', async () => {
+      // 17 MB on stdout and 17 MB on stderr (more than the 16 MiB read back from the start) after
+      // the process that started it is gone, then a last line on each and exit 5.
+      const big = (n: string, fd: string) =>
+        `head -c 17000000 /dev/zero | tr '\\0' ${n} >&${fd}; echo; echo last-${n} >&${fd}`;
+      const first = cli(
+        [
+          'exec',
+          '--task',
+          taskId,
+          '--yield',
+          '300ms',
+          '--json',
+          '--shell',
+          `sleep 1; ${big('o', '1')}; ${big('e', '2')}; exit 5`,
+        ],
+        env,
+      );
+      expect(first.code).toBe(75);
+      const id = JSON.parse(first.stdout).executionId as string;
+      // Output kept per stream: 64 KiB (head and tail), so the answer fits the helper's buffer.
+      const wait = cli(['exec-wait', id, '--timeout', '25s', '--json'], {
+        ...env,
+        OPENCODE_EXEC_OUTPUT_CAP: '65536',
+      });
+      const doc = JSON.parse(wait.stdout);
+      expect(doc).toMatchObject({
+        status: 'completed',
+        exitCode: 5,
+        truncated: true,
+        // Each block's bare `echo` writes its newline to stdout.
+        stdoutBytes: 17_000_000 + 1 + 'last-o\n'.length + 1,
+        stderrBytes: 17_000_000 + 'last-e\n'.length,
+      });
+      expect(doc.stdout.startsWith('ooo')).toBe(true);
+      expect(doc.stdout.endsWith('ooo\nlast-o\n\n')).toBe(true);
+      expect(doc.stderr.endsWith('eeelast-e\n')).toBe(true);
+      // Journaled once, with the same counts.
+      const hist = cli(['task-executions', '--task', taskId, '--json'], env);
+      const items = JSON.parse(hist.stdout).items as { id: string; stdoutBytes: number }[];
+      expect(items.filter((e) => e.id === id)).toEqual([
+        expect.objectContaining({ exitCode: 5, stdoutBytes: 17_000_009 }),
+      ]);
+    });
+
     it('exec-kill from another process kills it; unknown ids exit 3', () => {
       const first = cli(
         [

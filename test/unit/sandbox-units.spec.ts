@@ -41,6 +41,21 @@ describe('CappedOutput', () => {
       ),
     );
   });
+
+  it('counts a gap of unread bytes: what follows it is the tail, never joined to the head', () => {
+    const c = new CappedOutput(8);
+    c.push(Buffer.from('ab'));
+    c.skip(100);
+    c.push(Buffer.from('xyz'));
+    expect(c.total).toBe(105);
+    expect(c.truncated).toBe(true);
+    expect(c.toString()).toBe('ab\n[… 100 bytes omitted …]\nxyz');
+    const d = new CappedOutput(8);
+    d.push(Buffer.from('abcdefgh'));
+    d.skip(5);
+    d.push(Buffer.from('0123456789'));
+    expect(d.toString()).toBe('abcd\n[… 15 bytes omitted …]\n6789');
+  });
 });
 
 describe('sandbox paths are checked by component', () => {

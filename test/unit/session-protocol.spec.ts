@@ -117,6 +117,49 @@ describe('exec session protocol', () => {
     ]);
   });
 
+  it('finds the end of a command that wrote more than was read in the end of the log, after the gap', () => {
+    const head = Buffer.from(`\x1eoct:${N}:S:9\x1efirst`);
+    const out = { head, tail: { skipped: 50, data: Buffer.from(`last\x1eoct:${N}:Z:2\x1eafter`) } };
+    const err = {
+      head: Buffer.from('e1'),
+      tail: { skipped: 7, data: Buffer.from(`e2\x1eoct:x:X:9:2\x1e`) },
+    };
+    expect(parseSessionLogs(N, out, err)).toEqual({
+      stdout: Buffer.from('first'),
+      stderr: Buffer.from('e1'),
+      stdoutTail: { skipped: 50, data: Buffer.from('last') },
+      stderrTail: { skipped: 7, data: Buffer.from('e2') },
+      exitCode: 2,
+      pid: 9,
+    });
+    // Still running: the tail so far, no end.
+    const running = { head, tail: { skipped: 50, data: Buffer.from('so far') } };
+    expect(parseSessionLogs(N, running, Buffer.from(''))).toEqual({
+      stdout: Buffer.from('first'),
+      stderr: Buffer.from(''),
+      stdoutTail: { skipped: 50, data: Buffer.from('so far') },
+      pid: 9,
+    });
+    // Another command's frame before this one's end: its end is in the gap, unknown; the tail
+    // (another command's output) is dropped.
+    const other = 'cd'.repeat(16);
+    for (const later of [
+      `\x1eoct:${other}:S:12\x1e`,
+      `\x1eoct:${other}:Z:0\x1e`,
+      '\x1eoct:x:X:12:0\x1e',
+    ]) {
+      const mixed = {
+        head,
+        tail: { skipped: 50, data: Buffer.from(`theirs${later}more\x1eoct:${N}:Z:2\x1e`) },
+      };
+      expect(parseSessionLogs(N, mixed, Buffer.from(''))).toEqual({
+        stdout: Buffer.from('first'),
+        stderr: Buffer.from(''),
+        pid: 9,
+      });
+    }
+  });
+
   it('skips the environment report only for commands that certainly cannot change it', () => {
     for (const c of [
       'echo hi',

@@ -23,7 +23,7 @@ import { docker, engineAddress, isNotFound, mapDockerError } from './docker-erro
 import { killTree, runExec, shellArgv, startRawExec, type RawExec } from './docker-exec';
 import { ExecLogCleanup } from './exec-log-cleanup';
 import { wrapDir } from './exec-wrapper';
-import { parseSessionLogs } from './session-protocol';
+import { parseSessionLogs, type LogRead } from './session-protocol';
 import { DEFAULT_SESSIONS_PER_TASK, SessionPool } from './session-pool';
 import {
   missingParents,
@@ -38,6 +38,26 @@ import { NetworkManager } from './network-manager';
 import { filesNeeded, isRootUser, resolveUser, ROOT_IDS, type UserIds } from './sandbox-user';
 import { releaseSnapshotImages, unusedSnapshotImages } from './snapshot-images';
 import { VolumeManager, WORKSPACE } from './volume-manager';
+
+/** Bytes read from the end of a session log when a command wrote more than the head read. */
+const LOG_TAIL_BYTES = 256 * 1024;
+/**
+ * Reads a session log for one command: `$1` its start offset, `$2` the log, `$3` most bytes from
+ * the start, `$4` most bytes from the end. Prints the log's size on a line, then its bytes from the
+ * start (at most `$3`), then, if the command wrote more, the last ones (at most `$4`, never before
+ * the first part's end). Both parts are cut from that size, so output appended meanwhile cannot
+ * shift them.
+ */
+const READ_LOG_SCRIPT = [
+  's=$(wc -c <"$2") || exit 1',
+  's=$((s)); echo "$s"',
+  'n=$((s - $1)); if [ "$n" -gt "$3" ]; then n=$3; fi',
+  'if [ "$n" -gt 0 ]; then tail -c "+$(($1 + 1))" "$2" | head -c "$n"; fi',
+  'if [ $((s - $1)) -gt "$3" ]; then',
+  '  t=$((s - $4)); if [ "$t" -lt $(($1 + $3)) ]; then t=$(($1 + $3)); fi',
+  '  tail -c "+$((t + 1))" "$2" | head -c "$((s - t))"',
+  'fi',
+].join('\n');
 
 interface ResolvedUser {
   spec: string;
@@ -465,8 +485,9 @@ export class DockerSandboxRuntime implements SandboxRuntime {
   ): Promise<SessionOutput> {
     await this.mustInspect(taskId);
     const container = this.container(taskId);
-    const read = async (file: 'out' | 'err', from: number) => {
-      // Raw chunks, not the result's text: output may be any bytes. At most maxBytes are read.
+    const read = async (file: 'out' | 'err', from: number): Promise<LogRead> => {
+      // Raw chunks, not the result's text: output may be any bytes. The log's size first, then
+      // its bytes from `from` (at most maxBytes) and, if there are more, its last ones.
       const chunks: Buffer[] = [];
       const { result } = await runExec(
         this.client,
@@ -475,11 +496,12 @@ export class DockerSandboxRuntime implements SandboxRuntime {
           command: [
             'sh',
             '-c',
-            'tail -c "+$1" "$2" | head -c "$3"',
+            READ_LOG_SCRIPT,
             'sh',
-            `${from + 1}`,
+            `${from}`,
             `${info.sessionDir}/${file}`,
             `${maxBytes}`,
+            `${LOG_TAIL_BYTES}`,
           ],
           timeoutMs: 30_000,
           outputCapBytes: 1024,
@@ -487,10 +509,18 @@ export class DockerSandboxRuntime implements SandboxRuntime {
         },
         (stream, chunk) => stream === 'stdout' && chunks.push(Buffer.from(chunk)),
       );
-      if (result.exitCode !== 0 || result.stderr) {
+      const buf = Buffer.concat(chunks);
+      const nl = buf.indexOf(10);
+      const size = nl > 0 ? Number(buf.subarray(0, nl).toString('latin1')) : NaN;
+      if (result.exitCode !== 0 || result.stderr || !Number.isSafeInteger(size)) {
         throw new NotFoundError('session logs', `${info.sessionDir} in the sandbox of ${taskId}`);
       }
-      return Buffer.concat(chunks);
+      const body = buf.subarray(nl + 1);
+      const headLen = Math.min(Math.max(0, size - from), maxBytes);
+      const head = body.subarray(0, headLen);
+      if (size - from <= maxBytes) return { head };
+      const tailStart = Math.max(from + maxBytes, size - LOG_TAIL_BYTES);
+      return { head, tail: { skipped: tailStart - from - maxBytes, data: body.subarray(headLen) } };
     };
     const [out, err] = await Promise.all([read('out', info.outStart), read('err', info.errStart)]);
     return parseSessionLogs(info.nonce, out, err);

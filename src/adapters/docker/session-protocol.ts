@@ -1,3 +1,5 @@
+import type { SessionOutput, SessionOutputTail } from '../../ports/sandbox-runtime.port';
+
 /**
  * The wire protocol of a persistent exec session: one long-lived `/bin/sh` (a `docker exec` with
  * stdin attached) that keeps the next two commands' child shells started ahead, each a `setsid sh`
@@ -539,29 +541,51 @@ export class FrameScanner {
 }
 
 /**
+ * One stream of a session log as read back for a command: its first bytes (from where it
+ * started) and, when it wrote more than was read, the end of the log after a gap of `skipped`
+ * bytes.
+ */
+export interface LogRead {
+  head: Buffer;
+  tail?: SessionOutputTail;
+}
+
+/**
  * A command's output and end read back from a session's `out` / `err` logs (from the offsets where
- * it started): the data up to its end frame, minus frames.
+ * it started): the data up to its end frame, minus frames. Past a gap the end of the log is
+ * searched for its end; if a frame of another command comes first there, its end lies in the gap
+ * and stays unknown (the tail is dropped). The gap holds only output: a command's frames are at its
+ * start (`S`) and its end.
  */
 export function parseSessionLogs(
   nonce: string,
-  out: Buffer,
-  err: Buffer,
-): { stdout: Buffer; stderr: Buffer; exitCode?: number; pid?: number } {
-  const read = (buf: Buffer, known?: number) => {
+  out: Buffer | LogRead,
+  err: Buffer | LogRead,
+): SessionOutput {
+  const scan = (buf: Buffer, pid: number | undefined, strict: boolean) => {
     const data: Buffer[] = [];
     let end: number | undefined;
-    let pid: number | undefined = known;
+    let foreign = false;
     const scanner = new FrameScanner(
-      (c) => end === undefined && data.push(Buffer.from(c)),
+      (c) => end === undefined && !foreign && data.push(Buffer.from(c)),
       (f) => {
-        if (end !== undefined) return;
+        if (end !== undefined || foreign) return;
         if (f.kind === 'S' && f.nonce === nonce) pid = f.value;
         else if (f.kind === 'Z' && f.nonce === nonce) end = f.value;
         else if (f.kind === 'X' && pid !== undefined && f.pid === pid) end = f.value;
+        else if (strict && (f.kind === 'X' || f.nonce !== nonce)) foreign = true;
       },
     );
     scanner.push(buf);
-    return { data: Buffer.concat(data), end, pid };
+    return { data: Buffer.concat(data), end, pid, foreign };
+  };
+  const read = (part: Buffer | LogRead, known?: number) => {
+    const { head, tail } = Buffer.isBuffer(part) ? { head: part, tail: undefined } : part;
+    const h = scan(head, known, false);
+    if (h.end !== undefined || !tail) return { ...h, tail: undefined };
+    const t = scan(tail.data, h.pid, true);
+    if (t.foreign) return { ...h, tail: undefined };
+    return { ...h, end: t.end, tail: { skipped: tail.skipped, data: t.data } };
   };
   const o = read(out);
   // stderr has no S frame: its end is its Z frame, or the X frame of the pid stdout named.
@@ -570,6 +594,8 @@ export function parseSessionLogs(
   return {
     stdout: o.data,
     stderr: e.data,
+    ...(o.tail ? { stdoutTail: o.tail } : {}),
+    ...(e.tail ? { stderrTail: e.tail } : {}),
     ...(ended ? { exitCode: o.end } : {}),
     ...(o.pid !== undefined ? { pid: o.pid } : {}),
   };

@@ -16,6 +16,7 @@ import {
   type ExecResult,
   type SandboxRuntime,
   type SessionCommandInfo,
+  type SessionOutputTail,
 } from '../../ports/sandbox-runtime.port';
 import { ExecutionsService } from '../history/executions.service';
 import { SandboxPlacementService } from './sandbox-placement.service';
@@ -628,13 +629,18 @@ export class LiveExecutionsService implements OnApplicationShutdown {
       throw e;
     }
     const cap = this.options.sandbox.outputCapBytes;
-    const capped = (b: Buffer) => {
+    // A command that wrote more than was read back: its first bytes, the gap, and its last ones.
+    const capped = (b: Buffer, tail?: SessionOutputTail) => {
       const c = new CappedOutput(cap);
       c.push(b);
+      if (tail) {
+        c.skip(tail.skipped);
+        c.push(tail.data);
+      }
       return c;
     };
-    const co = capped(logs.stdout);
-    const ce = capped(logs.stderr);
+    const co = capped(logs.stdout, logs.stdoutTail);
+    const ce = capped(logs.stderr, logs.stderrTail);
     if (logs.exitCode === undefined && Date.now() > data.deadline && !data.timedOut) {
       await this.runtime.killSessionCommand(taskId, data.session, logs.pid ?? data.pid);
       await this.save(executionId, 'running', { ...data, timedOut: true });
