@@ -15,5 +15,6 @@ export const openConfiguredSandboxRuntime: SandboxRuntimeFactory = async (
   return (await import('./docker')).createDockerSandboxRuntime(undefined, {
     sessionsPerTask: options.sandbox.execSessions,
     shell: options.sandbox.shell,
+    logMaxBytes: options.sandbox.execLogMaxBytes,
   });
 };

@@ -20,6 +20,11 @@ export interface SandboxOptions {
   execTimeoutMaxMs: number;
   /** Per stream, per exec. */
   outputCapBytes: number;
+  /**
+   * Largest log file (per stream) a session or re-attachable exec keeps in the sandbox; output
+   * past it still reaches the caller live but is not kept for a re-attach after a restart.
+   */
+  execLogMaxBytes: number;
   /** Largest file read or written through file operations. */
   fileMaxBytes: number;
   /** SIGTERM → SIGKILL grace when a sandbox is stopped. */
@@ -65,6 +70,7 @@ export const SANDBOX_DEFAULTS: Omit<SandboxOptions, 'mountAllowList'> = {
   execTimeoutMs: 60_000,
   execTimeoutMaxMs: 30 * 60_000,
   outputCapBytes: 1024 * 1024,
+  execLogMaxBytes: 256 * 1024 * 1024,
   fileMaxBytes: 8 * 1024 * 1024,
   stopGraceMs: 10_000,
   logMaxSize: '10m',
@@ -116,6 +122,7 @@ export const SANDBOX_ENV_VARS: Record<string, string> = {
   OPENCODE_EXEC_TIMEOUT: `default exec timeout (duration, default ${D.execTimeoutMs / 1000}s)`,
   OPENCODE_EXEC_TIMEOUT_MAX: `largest exec timeout a caller may ask for (default ${D.execTimeoutMaxMs / 60_000}m)`,
   OPENCODE_EXEC_OUTPUT_CAP: `bytes kept per output stream per exec, head + tail (default ${D.outputCapBytes})`,
+  OPENCODE_EXEC_LOG_MAX: `largest log per output stream a command keeps in its sandbox for re-attaching after a restart, bytes (default ${D.execLogMaxBytes}, at least 1048576, a multiple of 512)`,
   OPENCODE_SANDBOX_FILE_MAX: `largest file read or written in a sandbox, bytes (default ${D.fileMaxBytes})`,
   OPENCODE_SANDBOX_STOP_GRACE: `SIGTERM-to-SIGKILL grace when stopping (duration, default ${D.stopGraceMs / 1000}s)`,
   OPENCODE_SANDBOX_ON_VANISHED: `fail (default) or recreate: what the reconciler does when a live task's container is gone`,
@@ -214,6 +221,12 @@ export function sandboxOptionsFromEnv(
     'OPENCODE_EXEC_OUTPUT_CAP',
     (r) => (out.outputCapBytes = num('OPENCODE_EXEC_OUTPUT_CAP', r, 1024, true)),
   );
+  v('OPENCODE_EXEC_LOG_MAX', (r) => {
+    const n = num('OPENCODE_EXEC_LOG_MAX', r, 1024 * 1024, true);
+    if (n % 512)
+      throw new ValidationError('OPENCODE_EXEC_LOG_MAX', `'${r}' is not a multiple of 512`);
+    out.execLogMaxBytes = n;
+  });
   v(
     'OPENCODE_SANDBOX_FILE_MAX',
     (r) => (out.fileMaxBytes = num('OPENCODE_SANDBOX_FILE_MAX', r, 1, true)),

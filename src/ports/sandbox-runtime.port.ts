@@ -200,6 +200,13 @@ export interface SessionOutput {
   /** Present once the command ended (its end frame is in the log). */
   exitCode?: number;
   pid?: number;
+  /**
+   * A log reached its size cap (this many bytes) before the command's end was in it: what came
+   * after, the end included, was not kept (the caller of a live command got all of it).
+   */
+  full?: number;
+  /** With `full`: the command's process is gone, so it ended, with an exit code nobody kept. */
+  gone?: boolean;
 }
 
 export interface SessionOutputTail {

@@ -138,6 +138,59 @@ describeDocker(
       ]);
     });
 
+    it('a log is capped (OPENCODE_EXEC_LOG_MAX): a flood with nobody reading stops at the cap, and the command still ends', async () => {
+      const capped = {
+        ...env,
+        OPENCODE_EXEC_LOG_MAX: '1048576',
+        OPENCODE_EXEC_OUTPUT_CAP: '65536',
+      };
+      const flood = "head -c 3000000 /dev/zero | tr '\\0' a; exit 3";
+      // A session command and a wrapped (argv) one, each answered `running` and left by its
+      // process: Docker drains their output, only the logs keep it.
+      const started = [
+        cli(
+          ['exec', '--task', taskId, '--yield', '300ms', '--json', '--shell', `sleep 1; ${flood}`],
+          capped,
+        ),
+        cli(
+          [
+            'exec',
+            '--task',
+            taskId,
+            '--yield',
+            '300ms',
+            '--json',
+            '--',
+            'sh',
+            '-c',
+            `sleep 1; ${flood}`,
+          ],
+          capped,
+        ),
+      ];
+      for (const r of started) expect(r.code).toBe(75);
+      await sleep(4000);
+      const sizes = cli(
+        ['exec', '--task', taskId, '--', 'sh', '-c', 'wc -c /tmp/.opencode-sessions/*/out'],
+        env,
+      );
+      const logs = [...sizes.stdout.matchAll(/^\s*(\d+) \S+\/out$/gm)].map((m) => Number(m[1]));
+      expect(logs.filter((n) => n === 1048576)).toHaveLength(2);
+      expect(Math.max(...logs)).toBe(1048576);
+      for (const r of started) {
+        const id = JSON.parse(r.stdout).executionId as string;
+        const wait = cli(['exec-wait', id, '--timeout', '20s', '--json'], capped);
+        const doc = JSON.parse(wait.stdout);
+        expect(doc).toMatchObject({ status: 'completed', exitCode: null, timedOut: false });
+        expect(doc.stdoutBytes).toBeGreaterThan(1_000_000);
+        expect(doc.stdoutBytes).toBeLessThanOrEqual(1048576);
+        expect(doc.stderr).toContain('filled its log in the sandbox (1 MiB per stream)');
+      }
+      // A live command is not affected: all of its output, its exit code.
+      const live = cli(['exec', '--task', taskId, '--json', '--shell', flood], capped);
+      expect(JSON.parse(live.stdout)).toMatchObject({ exitCode: 3, stdoutBytes: 3_000_000 });
+    });
+
     it('exec-kill from another process kills it; unknown ids exit 3', () => {
       const first = cli(
         [

@@ -89,6 +89,7 @@ describe('sandbox configuration from the environment', () => {
         OPENCODE_SANDBOX_MOUNTS: '/srv/a:/srv/b',
         OPENCODE_EXEC_KEY_TTL: '36h',
         OPENCODE_SANDBOX_SHELL: 'auto',
+        OPENCODE_EXEC_LOG_MAX: '1048576',
       }),
     );
     expect(o).toMatchObject({
@@ -97,6 +98,7 @@ describe('sandbox configuration from the environment', () => {
       execTimeoutMs: 120_000,
       execKeyTtlMs: 36 * 3_600_000,
       shell: 'auto',
+      execLogMaxBytes: 1048576,
       mountAllowList: ['/srv/a', '/srv/b'],
     });
   });
@@ -118,6 +120,14 @@ describe('sandbox configuration from the environment', () => {
     [{ OPENCODE_SANDBOX_RUNTIME: 'podman' }, /^OPENCODE_SANDBOX_RUNTIME/],
     [{ OPENCODE_EXEC_KEY_TTL: '0' }, /^OPENCODE_EXEC_KEY_TTL: must be > 0/],
     [{ OPENCODE_SANDBOX_SHELL: 'zsh' }, /^OPENCODE_SANDBOX_SHELL: 'zsh' is not one of/],
+    [
+      { OPENCODE_EXEC_LOG_MAX: '4096' },
+      /^OPENCODE_EXEC_LOG_MAX: '4096' is not a whole number >= 1048576/,
+    ],
+    [
+      { OPENCODE_EXEC_LOG_MAX: '1048577' },
+      /^OPENCODE_EXEC_LOG_MAX: '1048577' is not a multiple of 512/,
+    ],
   ])('%j is an error naming the variable', (vars, msg) => {
     expect(() => sandboxOptionsFromEnv(env(vars))).toThrow(msg);
   });

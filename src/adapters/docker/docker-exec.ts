@@ -7,6 +7,7 @@ import type { ExecOutputListener, ExecRequest, ExecResult } from '../../ports/sa
 import { docker } from './docker-errors';
 import {
   WRAPPER_ENV,
+  wrapperLogEnv,
   WrappedOutput,
   wrappedCmd,
   type WrapMode,
@@ -116,7 +117,7 @@ export async function startRawExec(
   const cmd = wrap ? wrappedCmd(argv, wrap, marker) : argv;
   const env = [
     ...Object.entries(req.env ?? {}).map(([k, v]) => `${k}=${v}`),
-    ...(wrap ? [WRAPPER_ENV] : [`${EXEC_MARKER}=${marker}`]),
+    ...(wrap ? [WRAPPER_ENV, wrapperLogEnv(wrap)] : [`${EXEC_MARKER}=${marker}`]),
   ];
   const hasStdin = req.stdin !== undefined;
   const started = Date.now();

@@ -23,7 +23,7 @@ import { docker, engineAddress, isNotFound, mapDockerError } from './docker-erro
 import { killTree, runExec, shellArgv, startRawExec, type RawExec } from './docker-exec';
 import { ExecLogCleanup } from './exec-log-cleanup';
 import { wrapDir } from './exec-wrapper';
-import { parseSessionLogs, type LogRead } from './session-protocol';
+import { LOG_FILE_MAX_BYTES, parseSessionLogs, type LogRead } from './session-protocol';
 import { DEFAULT_SESSIONS_PER_TASK, SessionPool } from './session-pool';
 import {
   missingParents,
@@ -78,6 +78,8 @@ export class DockerSandboxRuntime implements SandboxRuntime {
   readonly volumes: VolumeManager;
   readonly sessions: SessionPool;
   private readonly shell: SandboxShell;
+  /** Largest log file per stream kept in a sandbox (OPENCODE_EXEC_LOG_MAX), in bytes. */
+  private readonly logMaxBytes: number;
   /** Tasks whose image has no /bin/sh: argv and fresh commands run as plain, unjournaled execs. */
   private readonly noShell = new Set<string>();
   /** Resolved `User` of each task's sandbox (its spec kept, to notice a re-created container's). */
@@ -91,14 +93,18 @@ export class DockerSandboxRuntime implements SandboxRuntime {
       log?: (message: string) => void;
       /** The shell of shell-string commands (OPENCODE_SANDBOX_SHELL). */
       shell?: SandboxShell;
+      /** Largest log file per stream kept in a sandbox (OPENCODE_EXEC_LOG_MAX). */
+      logMaxBytes?: number;
     } = {},
   ) {
+    this.logMaxBytes = opts.logMaxBytes ?? LOG_FILE_MAX_BYTES;
     this.description = `docker (${engineAddress()})`;
     this.shell = opts.shell ?? 'sh';
     this.sessions = new SessionPool(
       opts.sessionsPerTask ?? DEFAULT_SESSIONS_PER_TASK,
       opts.log ?? ((m) => process.stderr.write(`opencode-tools: ${m}\n`)),
       this.shell,
+      this.logMaxBytes,
     );
     this.images = new ImageManager(client);
     this.networks = new NetworkManager(client);
@@ -444,7 +450,7 @@ export class DockerSandboxRuntime implements SandboxRuntime {
       raw = await startRawExec(this.client, container, req, {
         onOutput,
         killRequested,
-        wrap: { nonce, dir, clean },
+        wrap: { nonce, dir, clean, logMaxBytes: this.logMaxBytes },
       });
     } catch (e) {
       this.logCleanup.add(taskId, ...clean);
@@ -485,7 +491,7 @@ export class DockerSandboxRuntime implements SandboxRuntime {
   ): Promise<SessionOutput> {
     await this.mustInspect(taskId);
     const container = this.container(taskId);
-    const read = async (file: 'out' | 'err', from: number): Promise<LogRead> => {
+    const read = async (file: 'out' | 'err', from: number): Promise<LogRead & { size: number }> => {
       // Raw chunks, not the result's text: output may be any bytes. The log's size first, then
       // its bytes from `from` (at most maxBytes) and, if there are more, its last ones.
       const chunks: Buffer[] = [];
@@ -518,12 +524,29 @@ export class DockerSandboxRuntime implements SandboxRuntime {
       const body = buf.subarray(nl + 1);
       const headLen = Math.min(Math.max(0, size - from), maxBytes);
       const head = body.subarray(0, headLen);
-      if (size - from <= maxBytes) return { head };
+      if (size - from <= maxBytes) return { head, size };
       const tailStart = Math.max(from + maxBytes, size - LOG_TAIL_BYTES);
-      return { head, tail: { skipped: tailStart - from - maxBytes, data: body.subarray(headLen) } };
+      const tail = { skipped: tailStart - from - maxBytes, data: body.subarray(headLen) };
+      return { head, tail, size };
     };
     const [out, err] = await Promise.all([read('out', info.outStart), read('err', info.errStart)]);
-    return parseSessionLogs(info.nonce, out, err);
+    const logs = parseSessionLogs(info.nonce, out, err);
+    if (logs.exitCode !== undefined) return logs;
+    if (out.size < this.logMaxBytes && err.size < this.logMaxBytes) return logs;
+    // A log is full: the end will never be written to it. Whether the command is over is asked
+    // of the process that ran it (the command's shell, or the wrapper that waits for it).
+    const pid = logs.pid;
+    const alive =
+      pid === undefined ||
+      (
+        await runExec(this.client, container, {
+          command: ['sh', '-c', 'kill -0 "$1" 2>/dev/null', 'sh', `${pid}`],
+          timeoutMs: 30_000,
+          outputCapBytes: 1024,
+          fresh: true,
+        })
+      ).result.exitCode === 0;
+    return { ...logs, full: this.logMaxBytes, ...(alive ? {} : { gone: true }) };
   }
 
   async killSessionCommand(taskId: string, info: SessionCommandInfo, pid?: number): Promise<void> {

@@ -114,7 +114,7 @@ export class ExecSession {
    */
   static async open(
     container: Docker.Container,
-    opts: { source?: boolean; shell?: SandboxShell } = {},
+    opts: { source?: boolean; shell?: SandboxShell; logMaxBytes?: number } = {},
   ): Promise<ExecSession> {
     const s = new ExecSession(container, randomBytes(16).toString('hex'));
     await s.boot(opts);
@@ -125,7 +125,11 @@ export class ExecSession {
     this.deathListeners.push(fn);
   }
 
-  private async boot(opts: { source?: boolean; shell?: SandboxShell }): Promise<void> {
+  private async boot(opts: {
+    source?: boolean;
+    shell?: SandboxShell;
+    logMaxBytes?: number;
+  }): Promise<void> {
     const exec = await docker(() =>
       this.container.exec({
         Cmd: SESSION_SHELL_CMD[opts.shell ?? 'sh'],

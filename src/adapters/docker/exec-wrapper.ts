@@ -1,4 +1,4 @@
-import { FrameScanner, RS, SESSION_ROOT } from './session-protocol';
+import { cappedTee, FrameScanner, LOG_FILE_MAX_BYTES, RS, SESSION_ROOT } from './session-protocol';
 
 /**
  * An argv (or `fresh`) command runs as its own `docker exec`, whose output only the process that
@@ -11,7 +11,7 @@ import { FrameScanner, RS, SESSION_ROOT } from './session-protocol';
  * unset before anything else, so the command never sees it).
  * It removes CLEAN (logs of earlier commands whose end their server saw; removed in the
  * background), makes DIR with FIFOs `o` / `e` read by a `tee -a DIR/out` (to stdout) and a
- * `tee -a DIR/err` (to stderr), says so with a start frame on stdout (`NONCE:E:1`; `NONCE:E:0`
+ * `tee -a DIR/err` (to stderr), each log capped ({@link cappedTee}), says so with a start frame on stdout (`NONCE:E:1`; `NONCE:E:0`
  * when mkfifo or tee are missing or DIR cannot be made: the command then runs unjournaled), writes
  * the session logs' frames — `NONCE:S:<pid>` before the command, `x:X:<pid>:<rc>` on both FIFOs
  * after all of its output — so `parseSessionLogs` reads it back, and exits with the command's
@@ -22,11 +22,11 @@ import { FrameScanner, RS, SESSION_ROOT } from './session-protocol';
  * (a shell's `Killed` notice for a command ended by a signal) is /dev/null.
  */
 export const WRAPPER_SCRIPT = [
-  'unset __OCT_W; d=$1 n=$2 m=$3 c=$4; shift 4',
+  `unset __OCT_W; d=$1 n=$2 m=$3 c=$4 b=\${__OCT_LB:-${LOG_FILE_MAX_BYTES / 512}}; unset __OCT_LB; shift 4`,
   '[ -z "$c" ] || rm -rf -- $c >/dev/null 2>&1 &',
   'if command -v mkfifo >/dev/null 2>&1 && command -v tee >/dev/null 2>&1 && mkdir -p -- "$d" 2>/dev/null && mkfifo -- "$d/o" "$d/e" 2>/dev/null; then',
-  '  tee -a -- "$d/out" <"$d/o" &',
-  '  tee -a -- "$d/err" <"$d/e" >&2 &',
+  `  ${cappedTee('"$d/o"', '-- "$d/out"', 'stdout', '"$b"')}`,
+  `  ${cappedTee('"$d/e"', '-- "$d/err"', 'stderr', '"$b"')}`,
   `  printf '${RS}oct:%s:E:1${RS}' "$n"`,
   // A write-only open waits for its tee to open the FIFO (so nothing written is lost if this
   // shell ends first); a signal meanwhile (SIGCHLD of the background rm) fails it with EINTR
@@ -51,6 +51,13 @@ export interface WrapSpec {
   dir: string;
   /** Log directories of earlier wrapped commands that are no longer needed. */
   clean: string[];
+  /** Largest log file per stream (`OPENCODE_EXEC_LOG_MAX`); default {@link LOG_FILE_MAX_BYTES}. */
+  logMaxBytes?: number;
+}
+
+/** The exec's environment entry telling the wrapper its logs' cap, in 512-byte blocks. */
+export function wrapperLogEnv(w: WrapSpec): string {
+  return `__OCT_LB=${Math.floor((w.logMaxBytes ?? LOG_FILE_MAX_BYTES) / 512)}`;
 }
 
 /** The log directory of a wrapped command (`x-` keeps it apart from session directories). */

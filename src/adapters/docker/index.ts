@@ -12,7 +12,7 @@ export { names as dockerNames } from './docker-names';
  */
 export async function createDockerSandboxRuntime(
   client: Docker = new Docker(),
-  opts: { sessionsPerTask?: number; shell?: SandboxShell } = {},
+  opts: { sessionsPerTask?: number; shell?: SandboxShell; logMaxBytes?: number } = {},
 ): Promise<SandboxRuntime> {
   return new DockerSandboxRuntime(client, opts);
 }

@@ -107,6 +107,8 @@ export class SessionPool {
     private readonly maxPerTask: number,
     private readonly log: Log,
     private readonly shell: SandboxShell = 'sh',
+    /** Largest session log file per stream (OPENCODE_EXEC_LOG_MAX). */
+    private readonly logMaxBytes?: number,
   ) {}
 
   async start(
@@ -119,7 +121,7 @@ export class SessionPool {
     if (!t) {
       t = new TaskSessions(
         this.maxPerTask,
-        () => ExecSession.open(container, { shell: this.shell }),
+        () => ExecSession.open(container, { shell: this.shell, logMaxBytes: this.logMaxBytes }),
         this.log,
       );
       this.tasks.set(taskId, t);

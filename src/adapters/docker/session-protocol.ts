@@ -117,6 +117,32 @@ function childScript(dir: string): string {
 export const SESSION_ROOT = '/tmp/.opencode-sessions';
 
 /**
+ * Default of the most bytes one log file (`out` or `err` of a session or of a wrapped exec) takes
+ * in the sandbox (`OPENCODE_EXEC_LOG_MAX`): a command that floods its output cannot fill the disk
+ * under the container (output is copied to the log even when no server reads it). The caller
+ * still gets all of it live; past this size the log keeps nothing more, the command's end
+ * included (see {@link SessionOutput.full}).
+ */
+export const LOG_FILE_MAX_BYTES = 256 * 1024 * 1024;
+
+/**
+ * Starts a `tee` copying a FIFO to the shell's stdout (or stderr) and appending it to a log of at
+ * most `blocks` × 512 bytes: a file-size limit of its own (`ulimit -f`, 512-byte blocks in every
+ * POSIX shell, and in bash's POSIX mode) with SIGXFSZ ignored, so that past the limit its writes
+ * to the log fail and it goes on copying; its own error messages are dropped. `from`, `file` and
+ * `blocks` are shell words.
+ */
+export function cappedTee(
+  from: string,
+  file: string,
+  to: 'stdout' | 'stderr',
+  blocks: string,
+): string {
+  const out = to === 'stderr' ? ' >&2' : '';
+  return `(ulimit -f ${blocks} 2>/dev/null; trap '' XFSZ; exec tee -a ${file} <${from}${out} 2>/dev/null) &`;
+}
+
+/**
  * Sent once when the session starts. Output goes through a relay: the shell and its commands
  * write to two FIFOs, and a `tee` per stream copies them to the session's stdout/stderr *and* to
  * `out`/`err` files in the sandbox. The files are the durable record a restarted server reads a
@@ -129,8 +155,9 @@ export function bootstrapScript(
   nonce: string,
   dir: string,
   /** false: children read requests with `read` even where /proc exists (tests the fallback). */
-  opts: { source?: boolean } = {},
+  opts: { source?: boolean; logMaxBytes?: number } = {},
 ): string {
+  const blocks = `${Math.floor((opts.logMaxBytes ?? LOG_FILE_MAX_BYTES) / 512)}`;
   const f = shellQuote(`${RS}oct:${nonce}:`);
   const d = shellQuote(dir);
   return [
@@ -140,8 +167,8 @@ export function bootstrapScript(
     // bash's `export -p` is `declare -x …` unless in POSIX mode: the state text stays POSIX.
     '[ -n "${BASH_VERSION-}" ] && set -o posix',
     `mkdir -p ${d} && mkfifo ${d}/o ${d}/e ${d}/g0 ${d}/g1 || exit 97`,
-    `tee -a ${d}/out <${d}/o &`,
-    `tee -a ${d}/err <${d}/e >&2 &`,
+    cappedTee(`${d}/o`, `${d}/out`, 'stdout', blocks),
+    cappedTee(`${d}/e`, `${d}/err`, 'stderr', blocks),
     // Read-write opens of FIFOs never block (a write-only open waits for the reader, and a signal
     // meanwhile fails it with EINTR).
     `exec 3<>${d}/o 4<>${d}/e 5<&0 7<>${d}/g0 8<>${d}/g1`,

@@ -646,10 +646,20 @@ export class LiveExecutionsService implements OnApplicationShutdown {
       await this.save(executionId, 'running', { ...data, timedOut: true });
       data.timedOut = true;
     }
-    const ended = logs.exitCode !== undefined;
     const timedOut = !!data.timedOut;
+    // A full log never gets the end: the command has ended when its process is gone, or once it
+    // was killed (at its deadline or by exec_kill).
+    const unlogged = logs.full !== undefined && (!!logs.gone || timedOut || !!data.killed);
+    const ended = logs.exitCode !== undefined || unlogged;
+    if (unlogged && logs.exitCode === undefined) {
+      ce.push(
+        Buffer.from(
+          `\nopencode-tools: this command's output filled its log in the sandbox (${Math.round(logs.full! / 1048576)} MiB per stream), so what came after, its exit code included, was not kept\n`,
+        ),
+      );
+    }
     const result: ExecResult = {
-      exitCode: ended && !timedOut && !data.killed ? logs.exitCode! : null,
+      exitCode: ended && !timedOut && !data.killed ? (logs.exitCode ?? null) : null,
       stdout: co.toString(),
       stderr: ce.toString(),
       stdoutBytes: co.total,
