@@ -402,3 +402,43 @@ describeDocker('OPENCODE_SANDBOX_SHELL where the image has no bash (real engine)
     expect(fresh.stderr).toMatch(/bash/);
   });
 });
+
+describeDocker('session logs under OPENCODE_EXEC_LOG_MAX (real engine)', () => {
+  const taskId = newId('tsk');
+  let rt: SandboxRuntime;
+  beforeAll(async () => {
+    rt = await createDockerSandboxRuntime(undefined, { sessionsPerTask: 1, logMaxBytes: 1 << 20 });
+    await rt.create(
+      sandboxConfig(taskId, TEST_IMAGE, {
+        labels: { 'opencode-tools.instance-id': 'exec-session-spec' },
+      }),
+    );
+    await rt.start(taskId);
+  });
+  afterAll(async () => {
+    await rt.remove(taskId);
+    await rt.close();
+  });
+  const run = async (shell: string) => {
+    const s = await rt.startExec(taskId, {
+      command: { shell },
+      timeoutMs: 10_000,
+      outputCapBytes: 1 << 16,
+    });
+    return { result: await s.result, info: s.session! };
+  };
+
+  it('a command that filled half its log retires the session: the next one starts with room, its end logged', async () => {
+    const flood = await run("head -c 600000 /dev/zero | tr '\\0' a");
+    // Live, the caller gets everything; the log in the sandbox holds the same 600 KB.
+    expect(flood.result).toMatchObject({ exitCode: 0, stdoutBytes: 600_000 });
+    const next = await run('echo after; exit 4');
+    expect(next.result).toMatchObject({ exitCode: 4, stdout: 'after\n' });
+    expect(next.info.sessionDir).not.toBe(flood.info.sessionDir);
+    // What a restarted process would read back: the output and the end.
+    const logs = await rt.readSessionOutput(taskId, next.info, 1 << 20);
+    expect(logs).toMatchObject({ exitCode: 4, stdout: Buffer.from('after\n') });
+    const small = await run('echo small');
+    expect(small.info.sessionDir).toBe(next.info.sessionDir);
+  });
+});

@@ -7,7 +7,7 @@ import type {
   StartedExec,
 } from '../../ports/sandbox-runtime.port';
 import { ExecSession, type SessionState } from './exec-session';
-import { exportedNames, posixExports } from './session-protocol';
+import { exportedNames, LOG_FILE_MAX_BYTES, posixExports } from './session-protocol';
 
 /** Default of `OPENCODE_EXEC_SESSIONS`: concurrent shell sessions per task. */
 export const DEFAULT_SESSIONS_PER_TASK = 4;
@@ -29,6 +29,8 @@ class TaskSessions {
     private readonly max: number,
     private readonly open: () => Promise<ExecSession>,
     private readonly log: Log,
+    /** A log file (per stream) past this retires its session once idle: half its cap. */
+    private readonly retireAt = LOG_FILE_MAX_BYTES / 2,
   ) {}
 
   async acquire(): Promise<ExecSession> {
@@ -61,7 +63,10 @@ class TaskSessions {
 
   release(s: ExecSession): void {
     s.busy = false;
-    if (s.alive && s.outBytes + s.errBytes > SESSION_LOG_MAX_BYTES) s.retire();
+    // Logs past their bound are removed with their session: each command starts with room in
+    // its log (a capped log keeps nothing more, its commands' ends included).
+    const big = s.outBytes + s.errBytes > SESSION_LOG_MAX_BYTES;
+    if (s.alive && (big || Math.max(s.outBytes, s.errBytes) > this.retireAt)) s.retire();
     if (!s.alive) this.drop(s);
     this.waiters.shift()?.();
   }
@@ -123,6 +128,7 @@ export class SessionPool {
         this.maxPerTask,
         () => ExecSession.open(container, { shell: this.shell, logMaxBytes: this.logMaxBytes }),
         this.log,
+        (this.logMaxBytes ?? LOG_FILE_MAX_BYTES) / 2,
       );
       this.tasks.set(taskId, t);
     }
