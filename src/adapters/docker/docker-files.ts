@@ -108,7 +108,10 @@ export async function missingParents(
   const missing: string[] = [];
   for (let dir = posix.dirname(path); dir.startsWith(`${root}/`); dir = posix.dirname(dir)) {
     try {
-      await container.infoArchive({ path: dir });
+      // The answer is the response stream itself (a HEAD: no body). Unread, it held its
+      // connection to the engine for minutes (and kept a process that was done from exiting).
+      const res = (await container.infoArchive({ path: dir })) as NodeJS.ReadableStream;
+      res.resume();
       break;
     } catch (err) {
       if (!isNotFound(err)) throw mapDockerError(err);
