@@ -279,7 +279,7 @@ export class LiveExecutionsService implements OnApplicationShutdown {
     }
     const until = Date.now() + timeoutMs;
     for (;;) {
-      const v = await this.recovered(executionId);
+      const v = await this.recovered(executionId, this.viewReadMax());
       if (v.status !== 'running' || Date.now() >= until) return v.view;
       await sleep(Math.min(RECOVER_POLL_MS, Math.max(0, until - Date.now())));
     }
@@ -299,7 +299,9 @@ export class LiveExecutionsService implements OnApplicationShutdown {
       const v = this.viewOf(l);
       return this.pollView(v, o, e);
     }
-    const rec = await this.recovered(executionId);
+    // Read back only as far as this poll reaches (and what its answer's view shows).
+    const reach = Math.max(so, eo) + at.maxBytes;
+    const rec = await this.recovered(executionId, Math.max(this.viewReadMax(), reach));
     const slice = (b: Buffer, off: number) => {
       const data = b.subarray(off, off + at.maxBytes);
       return { data, next: off + data.length, skipped: 0 };
@@ -404,7 +406,7 @@ export class LiveExecutionsService implements OnApplicationShutdown {
       }
       try {
         const wasKilled = !!data.timedOut;
-        const v = await this.recovered(rec.id);
+        const v = await this.recovered(rec.id, this.viewReadMax());
         if (v.status === 'running') due(Date.now() + SWEEP_RETRY_MS);
         else report.finished.push(rec.id);
         const after = await this.records.get(KIND, rec.id);
@@ -545,8 +547,21 @@ export class LiveExecutionsService implements OnApplicationShutdown {
    * back from the sandbox logs. A command found ended is journaled and its record completed; one
    * past its deadline is killed (and reported timed out).
    */
+  /**
+   * What a wait or the sweep reads back from the start of a recovered command's logs: what its
+   * answer shows (the output cap). The end of a longer log is read as well, for the command's end.
+   */
+  private viewReadMax(): number {
+    return Math.min(RECOVER_READ_MAX, Math.max(this.options.sandbox.outputCapBytes, 64 * 1024));
+  }
+
+  /**
+   * `readMax`: bytes read back per stream from the command's start (at most RECOVER_READ_MAX):
+   * polls read as far as they reach, waits what their answer shows.
+   */
   private async recovered(
     executionId: string,
+    readMax = RECOVER_READ_MAX,
   ): Promise<{ status: ExecStatus; view: ExecView; stdout: Buffer; stderr: Buffer }> {
     const rec = await this.records.get(KIND, executionId);
     if (!rec) {
@@ -614,7 +629,11 @@ export class LiveExecutionsService implements OnApplicationShutdown {
     }
     let logs;
     try {
-      logs = await this.runtime.readSessionOutput(taskId, data.session, RECOVER_READ_MAX);
+      logs = await this.runtime.readSessionOutput(
+        taskId,
+        data.session,
+        Math.min(RECOVER_READ_MAX, readMax),
+      );
     } catch (e) {
       if (e instanceof DomainError && e.code === 'NOT_FOUND') {
         // The process that ran it may have finished it meanwhile (and removed its logs).
