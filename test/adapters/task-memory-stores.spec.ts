@@ -2,7 +2,8 @@ import { join } from 'node:path';
 import { createMemoryAdapters } from '../../src/adapters/memory';
 import { createSqliteAdapters } from '../../src/adapters/sqlite';
 import type { PersistenceAdapters } from '../../src/ports/persistence-adapters.port';
-import { describeCheckpointStoreContract } from '../contract/checkpoint-store.contract';
+import { existsSync } from 'node:fs';
+import { checkpoint, describeCheckpointStoreContract } from '../contract/checkpoint-store.contract';
 import { describeJournalContracts } from '../contract/journal.contract';
 import { describeLogStoreContract } from '../contract/log-store.contract';
 import { describeStateStoreContract } from '../contract/state-store.contract';
@@ -64,3 +65,17 @@ for (const [name, open] of families) {
     return { store: a.checkpoints, close };
   });
 }
+
+describe('memory checkpoint store', () => {
+  it('removes the artifact directories of checkpoints never deleted when its adapters close', async () => {
+    const a = await createMemoryAdapters();
+    const kept = await a.checkpoints.begin({ id: 'chk_kept', taskId: 'tsk_a' });
+    const pending = await a.checkpoints.begin({ id: 'chk_pending', taskId: 'tsk_a' });
+    await a.checkpoints.commit(checkpoint({ id: kept.id, taskId: 'tsk_a' }));
+    expect(existsSync(kept.artifactsDir!)).toBe(true);
+    expect(existsSync(pending.artifactsDir!)).toBe(true);
+    await a.close();
+    expect(existsSync(kept.artifactsDir!)).toBe(false);
+    expect(existsSync(pending.artifactsDir!)).toBe(false);
+  });
+});

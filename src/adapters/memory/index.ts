@@ -14,6 +14,7 @@ export { MemoryTaskRepository, MemoryLockStore };
 export async function createMemoryAdapters(
   opts: { stateMaxBytes?: number; logMaxBytes?: number } = {},
 ): Promise<PersistenceAdapters> {
+  const checkpoints = new MemoryCheckpointStore();
   return {
     description: 'memory',
     tasks: new MemoryTaskRepository(),
@@ -22,8 +23,8 @@ export async function createMemoryAdapters(
     logs: new MemoryLogStore(opts.logMaxBytes),
     decisions: new MemoryDecisionStore(),
     executions: new MemoryExecutionStore(),
-    checkpoints: new MemoryCheckpointStore(),
+    checkpoints,
     records: new MemoryRuntimeRecordStore(),
-    close: async () => undefined,
+    close: async () => checkpoints.close(),
   };
 }

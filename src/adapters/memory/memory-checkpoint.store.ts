@@ -7,8 +7,8 @@ import type { CheckpointStore, PendingCheckpoint } from '../../ports/checkpoint-
 
 /**
  * In-process checkpoints. Records live in memory; snapshot artifacts (if a snapshotter writes any)
- * go to a temporary directory per checkpoint, removed with it. Nothing survives the process, so
- * there is never anything to sweep.
+ * go to a temporary directory per checkpoint, removed with it, and all of them when the adapters
+ * are closed. Nothing survives the process, so there is never anything to sweep.
  */
 export class MemoryCheckpointStore implements CheckpointStore {
   private readonly pending = new Map<string, PendingCheckpoint>();
@@ -79,5 +79,10 @@ export class MemoryCheckpointStore implements CheckpointStore {
 
   async sweep(): Promise<string[]> {
     return [];
+  }
+
+  /** Removes every artifact directory (the records go with the process anyway). */
+  close(): void {
+    for (const id of [...this.dirs.keys()]) this.dropDir(id);
   }
 }
