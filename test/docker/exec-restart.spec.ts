@@ -13,6 +13,9 @@ describeDocker(
     const home = tempHome('oct-exec-restart-');
     const env = { OPENCODE_HOME: home.dir, OPENCODE_SANDBOX_IMAGE: TEST_IMAGE };
     let taskId: string;
+    /** `exec --yield <after> --json …`: answers `running` (exit 75) if the command outlives it. */
+    const yielded = (after: string, command: string[], e: Record<string, string> = env) =>
+      cli(['exec', '--task', taskId, '--yield', after, '--json', ...command], e);
     const script =
       'echo run >> /workspace/runs; for i in 1 2 3 4 5; do echo line$i; sleep 0.5; done; echo bye >&2; exit 7';
 
@@ -64,19 +67,10 @@ describeDocker(
     });
 
     it('exec --yield answers 75 with the id; exec-poll and exec-wait continue it from new processes', () => {
-      const first = cli(
-        [
-          'exec',
-          '--task',
-          taskId,
-          '--yield',
-          '700ms',
-          '--json',
-          '--shell',
-          'for i in 1 2 3 4; do echo n$i; sleep 0.5; done; exit 4',
-        ],
-        env,
-      );
+      const first = yielded('700ms', [
+        '--shell',
+        'for i in 1 2 3 4; do echo n$i; sleep 0.5; done; exit 4',
+      ]);
       expect(first.code).toBe(75);
       const doc = JSON.parse(first.stdout);
       expect(doc.status).toBe('running');
@@ -98,19 +92,10 @@ describeDocker(
       // the process that started it is gone, then a last line on each and exit 5.
       const big = (n: string, fd: string) =>
         `head -c 17000000 /dev/zero | tr '\\0' ${n} >&${fd}; echo; echo last-${n} >&${fd}`;
-      const first = cli(
-        [
-          'exec',
-          '--task',
-          taskId,
-          '--yield',
-          '300ms',
-          '--json',
-          '--shell',
-          `sleep 1; ${big('o', '1')}; ${big('e', '2')}; exit 5`,
-        ],
-        env,
-      );
+      const first = yielded('300ms', [
+        '--shell',
+        `sleep 1; ${big('o', '1')}; ${big('e', '2')}; exit 5`,
+      ]);
       expect(first.code).toBe(75);
       const id = JSON.parse(first.stdout).executionId as string;
       // Output kept per stream: 64 KiB (head and tail), so the answer fits the helper's buffer.
@@ -148,25 +133,8 @@ describeDocker(
       // A session command and a wrapped (argv) one, each answered `running` and left by its
       // process: Docker drains their output, only the logs keep it.
       const started = [
-        cli(
-          ['exec', '--task', taskId, '--yield', '300ms', '--json', '--shell', `sleep 1; ${flood}`],
-          capped,
-        ),
-        cli(
-          [
-            'exec',
-            '--task',
-            taskId,
-            '--yield',
-            '300ms',
-            '--json',
-            '--',
-            'sh',
-            '-c',
-            `sleep 1; ${flood}`,
-          ],
-          capped,
-        ),
+        yielded('300ms', ['--shell', `sleep 1; ${flood}`], capped),
+        yielded('300ms', ['--', 'sh', '-c', `sleep 1; ${flood}`], capped),
       ];
       for (const r of started) expect(r.code).toBe(75);
       await sleep(4000);
@@ -192,19 +160,7 @@ describeDocker(
     });
 
     it('exec-kill from another process kills it; unknown ids exit 3', () => {
-      const first = cli(
-        [
-          'exec',
-          '--task',
-          taskId,
-          '--yield',
-          '300ms',
-          '--json',
-          '--shell',
-          'sleep 300 & sleep 301',
-        ],
-        env,
-      );
+      const first = yielded('300ms', ['--shell', 'sleep 300 & sleep 301']);
       const id = JSON.parse(first.stdout).executionId;
       const k = cli(['exec-kill', id, '--json'], env);
       expect(JSON.parse(k.stdout)).toMatchObject({
