@@ -11,8 +11,10 @@ import { cappedTee, FrameScanner, LOG_FILE_MAX_BYTES, RS, SESSION_ROOT } from '.
  * unset before anything else, so the command never sees it).
  * It removes CLEAN (logs of earlier commands whose end their server saw; removed in the
  * background), makes DIR with FIFOs `o` / `e` read by a `tee -a DIR/out` (to stdout) and a
- * `tee -a DIR/err` (to stderr), each log capped ({@link cappedTee}), says so with a start frame on stdout (`NONCE:E:1`; `NONCE:E:0`
- * when mkfifo or tee are missing or DIR cannot be made: the command then runs unjournaled), writes
+ * `tee -a DIR/err` (to stderr), each log capped ({@link cappedTee}; `__OCT_LB` in the exec's
+ * environment: the cap in 512-byte blocks), says so with a start frame on stdout (`NONCE:E:1`;
+ * `NONCE:E:0` when mkfifo or tee are missing or DIR cannot be made: the command then runs
+ * unjournaled), writes
  * the session logs' frames — `NONCE:S:<pid>` before the command, `x:X:<pid>:<rc>` on both FIFOs
  * after all of its output — so `parseSessionLogs` reads it back, and exits with the command's
  * status. The command runs in the foreground with the exec's stdin, working directory and
