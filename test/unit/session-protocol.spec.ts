@@ -10,6 +10,8 @@ import {
   shellQuote,
   type Frame,
 } from '../../src/adapters/docker/session-protocol';
+import type { ExecSession } from '../../src/adapters/docker/exec-session';
+import { openRetryingFork } from '../../src/adapters/docker/session-pool';
 
 const N = 'ab'.repeat(16);
 
@@ -251,5 +253,36 @@ describe('exec session protocol', () => {
     expect(posixExports("export N=$'a\\000b'")).toBe("export N=$'a\\000b'");
     const plain = 'export A=\'x\'\nexport B="y"';
     expect(posixExports(plain)).toBe(plain);
+  });
+});
+
+describe('opening a session while the sandbox cannot fork', () => {
+  const session = {} as ExecSession;
+  const failing = (messages: string[]) => {
+    let n = 0;
+    return jest.fn(async () => {
+      const m = messages[n++];
+      if (m) throw new Error(`the sandbox shell did not start a session (it exited): ${m}`);
+      return session;
+    });
+  };
+
+  it("tries again while the shell can't fork (busybox ash, dash, bash), then opens", async () => {
+    const open = failing([
+      "/bin/sh: can't fork: Resource temporarily unavailable",
+      '/bin/sh: 1: Cannot fork',
+      'bash: fork: retry: Resource temporarily unavailable',
+    ]);
+    await expect(openRetryingFork(open, [1, 1, 1, 1])).resolves.toBe(session);
+    expect(open).toHaveBeenCalledTimes(4);
+  });
+
+  it('gives up after its pauses, and at once on any other failure', async () => {
+    const stuck = failing(Array(10).fill("/bin/sh: can't fork: Resource temporarily unavailable"));
+    await expect(openRetryingFork(stuck, [1, 1])).rejects.toThrow(/can't fork/);
+    expect(stuck).toHaveBeenCalledTimes(3);
+    const other = failing(['needs /bin/sh, mkfifo and tee']);
+    await expect(openRetryingFork(other, [1, 1])).rejects.toThrow(/mkfifo/);
+    expect(other).toHaveBeenCalledTimes(1);
   });
 });

@@ -16,6 +16,29 @@ export const SESSION_LOG_MAX_BYTES = 64 * 1024 * 1024;
 
 type Log = (message: string) => void;
 
+/** Pauses before each new try of a session whose shell could not fork (ms; ~2 s in all). */
+const FORK_RETRY_MS = [100, 200, 400, 600, 800];
+const CANNOT_FORK = /can't fork|cannot fork|fork: .*Resource temporarily unavailable/i;
+
+/**
+ * Opens a session, trying again while its shell cannot fork: the sandbox is at its pids limit,
+ * as right after a timeout killed a fork bomb, until the killed processes are reaped. Any other
+ * failure, or the same one after ~2 s, is thrown as it is.
+ */
+export async function openRetryingFork(
+  open: () => Promise<ExecSession>,
+  pauses: readonly number[] = FORK_RETRY_MS,
+): Promise<ExecSession> {
+  for (let i = 0; ; i++) {
+    try {
+      return await open();
+    } catch (err) {
+      if (i >= pauses.length || !CANNOT_FORK.test((err as Error).message)) throw err;
+      await new Promise((r) => setTimeout(r, pauses[i]));
+    }
+  }
+}
+
 /** The sessions of one task, and the environment and directory their commands share. */
 class TaskSessions {
   readonly sessions: ExecSession[] = [];
@@ -126,7 +149,10 @@ export class SessionPool {
     if (!t) {
       t = new TaskSessions(
         this.maxPerTask,
-        () => ExecSession.open(container, { shell: this.shell, logMaxBytes: this.logMaxBytes }),
+        () =>
+          openRetryingFork(() =>
+            ExecSession.open(container, { shell: this.shell, logMaxBytes: this.logMaxBytes }),
+          ),
         this.log,
         (this.logMaxBytes ?? LOG_FILE_MAX_BYTES) / 2,
       );
