@@ -1,4 +1,4 @@
-import { cappedTee, FrameScanner, LOG_FILE_MAX_BYTES, RS, SESSION_ROOT } from './session-protocol';
+import { cappedTee, FrameScanner, logBlocks, RS, SESSION_ROOT } from './session-protocol';
 
 /**
  * An argv (or `fresh`) command runs as its own `docker exec`, whose output only the process that
@@ -24,7 +24,7 @@ import { cappedTee, FrameScanner, LOG_FILE_MAX_BYTES, RS, SESSION_ROOT } from '.
  * (a shell's `Killed` notice for a command ended by a signal) is /dev/null.
  */
 export const WRAPPER_SCRIPT = [
-  `unset __OCT_W; d=$1 n=$2 m=$3 c=$4 b=\${__OCT_LB:-${LOG_FILE_MAX_BYTES / 512}}; unset __OCT_LB; shift 4`,
+  `unset __OCT_W; d=$1 n=$2 m=$3 c=$4 b=\${__OCT_LB:-${logBlocks()}}; unset __OCT_LB; shift 4`,
   '[ -z "$c" ] || rm -rf -- $c >/dev/null 2>&1 &',
   'if command -v mkfifo >/dev/null 2>&1 && command -v tee >/dev/null 2>&1 && mkdir -p -- "$d" 2>/dev/null && mkfifo -- "$d/o" "$d/e" 2>/dev/null; then',
   `  ${cappedTee('"$d/o"', '-- "$d/out"', 'stdout', '"$b"')}`,
@@ -53,13 +53,13 @@ export interface WrapSpec {
   dir: string;
   /** Log directories of earlier wrapped commands that are no longer needed. */
   clean: string[];
-  /** Largest log file per stream (`OPENCODE_EXEC_LOG_MAX`); default {@link LOG_FILE_MAX_BYTES}. */
+  /** Largest log file per stream (`OPENCODE_EXEC_LOG_MAX`); default: the default cap ({@link logBlocks}). */
   logMaxBytes?: number;
 }
 
 /** The exec's environment entry telling the wrapper its logs' cap, in 512-byte blocks. */
 export function wrapperLogEnv(w: WrapSpec): string {
-  return `__OCT_LB=${Math.floor((w.logMaxBytes ?? LOG_FILE_MAX_BYTES) / 512)}`;
+  return `__OCT_LB=${logBlocks(w.logMaxBytes)}`;
 }
 
 /** The log directory of a wrapped command (`x-` keeps it apart from session directories). */

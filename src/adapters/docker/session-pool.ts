@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import type Docker from 'dockerode';
 import type { SandboxShell } from '../../config/sandbox-options';
 import type {
@@ -34,7 +35,7 @@ export async function openRetryingFork(
       return await open();
     } catch (err) {
       if (i >= pauses.length || !CANNOT_FORK.test((err as Error).message)) throw err;
-      await new Promise((r) => setTimeout(r, pauses[i]));
+      await sleep(pauses[i]);
     }
   }
 }
@@ -53,7 +54,7 @@ class TaskSessions {
     private readonly open: () => Promise<ExecSession>,
     private readonly log: Log,
     /** A log file (per stream) past this retires its session once idle: half its cap. */
-    private readonly retireAt = LOG_FILE_MAX_BYTES / 2,
+    private readonly retireAt: number,
   ) {}
 
   async acquire(): Promise<ExecSession> {
@@ -136,7 +137,7 @@ export class SessionPool {
     private readonly log: Log,
     private readonly shell: SandboxShell = 'sh',
     /** Largest session log file per stream (OPENCODE_EXEC_LOG_MAX). */
-    private readonly logMaxBytes?: number,
+    private readonly logMaxBytes = LOG_FILE_MAX_BYTES,
   ) {}
 
   async start(
@@ -154,7 +155,7 @@ export class SessionPool {
             ExecSession.open(container, { shell: this.shell, logMaxBytes: this.logMaxBytes }),
           ),
         this.log,
-        (this.logMaxBytes ?? LOG_FILE_MAX_BYTES) / 2,
+        this.logMaxBytes / 2,
       );
       this.tasks.set(taskId, t);
     }

@@ -125,6 +125,11 @@ export const SESSION_ROOT = '/tmp/.opencode-sessions';
  */
 export const LOG_FILE_MAX_BYTES = 256 * 1024 * 1024;
 
+/** A log cap in bytes as `ulimit -f` takes it: 512-byte blocks. */
+export function logBlocks(maxBytes = LOG_FILE_MAX_BYTES): number {
+  return Math.floor(maxBytes / 512);
+}
+
 /**
  * Starts a `tee` copying a FIFO to the shell's stdout (or stderr) and appending it to a log of at
  * most `blocks` × 512 bytes: a file-size limit of its own (`ulimit -f`, 512-byte blocks in every
@@ -157,7 +162,7 @@ export function bootstrapScript(
   /** false: children read requests with `read` even where /proc exists (tests the fallback). */
   opts: { source?: boolean; logMaxBytes?: number } = {},
 ): string {
-  const blocks = `${Math.floor((opts.logMaxBytes ?? LOG_FILE_MAX_BYTES) / 512)}`;
+  const blocks = `${logBlocks(opts.logMaxBytes)}`;
   const f = shellQuote(`${RS}oct:${nonce}:`);
   const d = shellQuote(dir);
   return [
