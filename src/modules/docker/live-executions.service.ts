@@ -543,25 +543,23 @@ export class LiveExecutionsService implements OnApplicationShutdown {
   }
 
   /**
-   * An execution this process does not run: its record, and for a running one the output read
-   * back from the sandbox logs. A command found ended is journaled and its record completed; one
-   * past its deadline is killed (and reported timed out).
-   */
-  /**
    * What a wait or the sweep reads back from the start of a recovered command's logs: what its
    * answer shows (the output cap). The end of a longer log is read as well, for the command's end.
    */
   private viewReadMax(): number {
-    return Math.min(RECOVER_READ_MAX, Math.max(this.options.sandbox.outputCapBytes, 64 * 1024));
+    return Math.max(this.options.sandbox.outputCapBytes, 64 * 1024);
   }
 
   /**
-   * `readMax`: bytes read back per stream from the command's start (at most RECOVER_READ_MAX):
-   * polls read as far as they reach, waits what their answer shows.
+   * An execution this process does not run: its record, and for a running one the output read
+   * back from the sandbox logs. A command found ended is journaled and its record completed; one
+   * past its deadline is killed (and reported timed out). `readMax`: bytes read back per stream
+   * from the command's start (at most RECOVER_READ_MAX): polls read as far as they reach, waits
+   * what their answer shows.
    */
   private async recovered(
     executionId: string,
-    readMax = RECOVER_READ_MAX,
+    readMax: number,
   ): Promise<{ status: ExecStatus; view: ExecView; stdout: Buffer; stderr: Buffer }> {
     const rec = await this.records.get(KIND, executionId);
     if (!rec) {
