@@ -12,6 +12,23 @@ export class OutputLog {
 
   constructor(private readonly max: number) {}
 
+  /** Bytes held now (at most the limit). */
+  get size(): number {
+    return this.held;
+  }
+
+  /**
+   * Joins what is held into one buffer of its own: small chunks are slices of Node's shared
+   * 8 KiB pool, and one kept for long pins the whole slab.
+   */
+  compact(): void {
+    if (this.chunks.length === 0) return;
+    const one = Buffer.allocUnsafeSlow(this.held);
+    let at = 0;
+    for (const c of this.chunks) at += c.copy(one, at);
+    this.chunks = [one];
+  }
+
   push(chunk: Buffer): void {
     this.chunks.push(Buffer.from(chunk));
     this.held += chunk.length;

@@ -84,4 +84,27 @@ describeDocker('re-attachable executions over MCP (real engine)', () => {
     expect(c.stdout).toBe('hello\n');
     expect((await exec('cat /workspace/runs')).stdout).toBe('run\n');
   });
+
+  it('a command cut off from this process inside its yield window is continued through its record', async () => {
+    const other = await ok(client, 'create_task_sandbox', { name: 'cut-off', image: TEST_IMAGE });
+    const id = other.taskId as string;
+    await ok(client, 'attach_agent_to_task', { taskId: id, agentId: 'a1' });
+    await ok(client, 'resume_task', { taskId: id, agentId: 'a1' });
+    const running = ok(client, 'execute_in_task', {
+      taskId: id,
+      agentId: 'a1',
+      command: 'echo before; sleep 60',
+      yieldMs: 30_000,
+    });
+    await new Promise((r) => setTimeout(r, 500));
+    // Deleting the task closes its sessions: the call's session is gone while the command ran.
+    await ok(client, 'delete_task', { taskId: id, force: true });
+    const r = await running;
+    expect(r).toMatchObject({ status: 'running', exitCode: null });
+    // Before, this process kept it as running in memory, with no record: every wait answered
+    // "running" until the process ended. Now the wait finds it lost, saying why.
+    const w = await ok(client, 'exec_wait', { executionId: r.executionId, timeoutMs: 10_000 });
+    expect(w).toMatchObject({ status: 'lost', exitCode: null });
+    expect(w.stderr).toMatch(/was lost/);
+  });
 });

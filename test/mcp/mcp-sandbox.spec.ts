@@ -1,5 +1,9 @@
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { MemorySandboxRuntime } from '../../src/adapters/memory/memory-sandbox.runtime';
+import {
+  KEEP_FINISHED,
+  LiveExecutionsService,
+} from '../../src/modules/docker/live-executions.service';
 import { call, errorText, inMemoryClient, mcpApp, ok, textOf } from './mcp-harness';
 
 describe('MCP sandbox tools (in-process sandbox runtime)', () => {
@@ -59,6 +63,39 @@ describe('MCP sandbox tools (in-process sandbox runtime)', () => {
     expect(big.truncated).toBe(true);
     expect(big.stdoutBytes).toBe(5011);
     expect(big.stdout).toMatch(/^start-x+\n\[… \d+ bytes omitted …\]\nx+-end\n$/);
+  });
+
+  it('keeps finished executions in memory within a bound, and answers older ones from the journal', async () => {
+    const held = () =>
+      ctx.app.get(LiveExecutionsService) as unknown as {
+        live: Map<string, unknown>;
+        kept: { size: number };
+      };
+    const max = KEEP_FINISHED.maxEntries;
+    KEEP_FINISHED.maxEntries = 2; // the store reads its limits from this object
+    try {
+      const ids: string[] = [];
+      for (let i = 0; i < 5; i++) {
+        const r = await ok(client, 'execute_in_task', {
+          taskId,
+          agentId: 'a1',
+          command: ['echo', `run ${i}`],
+        });
+        ids.push(r.executionId as string);
+      }
+      // Before, every finished execution stayed, with its handles and buffers, for 10 minutes.
+      expect(held().live.size).toBe(0);
+      expect(held().kept.size).toBe(2);
+      // The first is no longer in memory: poll and wait answer it from the journal.
+      const w = await ok(client, 'exec_wait', { executionId: ids[0] });
+      expect(w).toMatchObject({ status: 'completed', exitCode: 0, stdout: 'run 0\n' });
+      const p = await ok(client, 'exec_poll', { executionId: ids[0], stdoutOffset: 2 });
+      expect(p).toMatchObject({ status: 'completed', stdout: 'n 0\n', stdoutOffset: 6 });
+      const last = await ok(client, 'exec_poll', { executionId: ids[4], stdoutOffset: 4 });
+      expect(last).toMatchObject({ status: 'completed', stdout: '4\n', stdoutOffset: 6 });
+    } finally {
+      KEEP_FINISHED.maxEntries = max;
+    }
   });
 
   it('sends progress while a long command runs', async () => {

@@ -1,5 +1,6 @@
 import { Inject, Injectable, Logger, Optional, type OnApplicationShutdown } from '@nestjs/common';
 import { OPENCODE_OPTIONS, type OpenCodeToolsOptions } from '../../config/options';
+import { BoundedKeep } from '../../domain/bounded-keep';
 import { CappedOutput } from '../../domain/capped-output';
 import { DomainError, NotFoundError, ValidationError } from '../../domain/errors';
 import type { ExecutionRecord } from '../../domain/execution';
@@ -30,8 +31,12 @@ import {
 const KIND = 'execution';
 /** Per stream, what `exec_poll` can still serve of a command this process runs. */
 const POLL_BUFFER_BYTES = 8 * 1024 * 1024;
-/** How long a finished execution stays in memory for `exec_poll` / `exec_wait`. */
-const KEEP_FINISHED_MS = 10 * 60_000;
+/**
+ * How long, how many and how much output of the executions it ran and saw end a process keeps in
+ * memory for `exec_poll` / `exec_wait` / `exec_kill` (the oldest go first; others are answered
+ * from the journal and runtime records, as in any other process).
+ */
+export const KEEP_FINISHED = { ttlMs: 10 * 60_000, maxEntries: 1000, maxBytes: 64 * 1024 * 1024 };
 /** Most log bytes read back from the sandbox per stream when re-attaching. */
 const RECOVER_READ_MAX = 16 * 1024 * 1024;
 const RECOVER_POLL_MS = 250;
@@ -118,6 +123,15 @@ interface Live {
   /** Record writes of this execution, in order. */
   chain: Promise<unknown>;
   recorded: boolean;
+  /** This process lost the connection while the command ran on (see SandboxService.startExec). */
+  detached?: boolean;
+}
+
+/** A finished execution as kept after its end: its answer and the output poll can page. */
+interface Kept {
+  view: ExecView;
+  out: OutputLog;
+  err: OutputLog;
 }
 
 /** A result without its output (records keep no output: the sandbox logs and journal do). */
@@ -153,7 +167,10 @@ async function within<T, F>(p: Promise<T>, ms: number, fallback: F): Promise<T |
 @Injectable()
 export class LiveExecutionsService implements OnApplicationShutdown {
   private readonly logger = new Logger('Executions');
+  /** Executions this process runs (until they end). */
   private readonly live = new Map<string, Live>();
+  /** Executions this process ran, once ended (see {@link KEEP_FINISHED}). */
+  private readonly kept = new BoundedKeep<Kept>(KEEP_FINISHED);
   private sweepTimer?: NodeJS.Timeout;
   private sweeping?: Promise<SweepReport>;
   private lastPurge = 0;
@@ -242,17 +259,14 @@ export class LiveExecutionsService implements OnApplicationShutdown {
     );
     const onAbort = () => void s.started.kill().catch(() => undefined);
     signal?.addEventListener('abort', onAbort);
-    let ended: boolean;
     try {
-      ended = await within(
-        s.done.then(() => true),
-        yieldMs,
-        false,
-      );
+      await within(s.done, yieldMs, undefined);
     } finally {
       signal?.removeEventListener('abort', onAbort);
     }
-    if (!ended && !l.result) {
+    if (!l.result) {
+      // Still running after the yield window, or detached (this process lost the session while
+      // it ran on): continued through its record, by poll, wait and the sweep of any process.
       l.recorded = true;
       await this.write(l, (r) =>
         this.records
@@ -266,6 +280,7 @@ export class LiveExecutionsService implements OnApplicationShutdown {
           })
           .catch(() => this.save(id, 'running', this.dataOf(r))),
       );
+      if (l.detached) this.live.delete(id);
     }
     return this.viewOf(l);
   }
@@ -277,6 +292,8 @@ export class LiveExecutionsService implements OnApplicationShutdown {
       if (!l.result) await within(l.s.done, timeoutMs, undefined);
       return this.viewOf(l);
     }
+    const k = this.kept.get(executionId);
+    if (k) return { ...k.view };
     const until = Date.now() + timeoutMs;
     for (;;) {
       const v = await this.recovered(executionId, this.viewReadMax());
@@ -292,12 +309,11 @@ export class LiveExecutionsService implements OnApplicationShutdown {
   ): Promise<PollView> {
     const so = at.stdoutOffset ?? 0;
     const eo = at.stderrOffset ?? 0;
-    const l = this.live.get(executionId);
+    const l = this.live.get(executionId) ?? this.kept.get(executionId);
     if (l) {
       const o = l.out.read(so, at.maxBytes);
       const e = l.err.read(eo, at.maxBytes);
-      const v = this.viewOf(l);
-      return this.pollView(v, o, e);
+      return this.pollView('view' in l ? l.view : this.viewOf(l), o, e);
     }
     // Read back only as far as this poll reaches (and what its answer's view shows).
     const reach = Math.max(so, eo) + at.maxBytes;
@@ -319,6 +335,11 @@ export class LiveExecutionsService implements OnApplicationShutdown {
         await within(l.s.done, 5000, undefined);
       }
       return this.viewOf(l);
+    }
+    const k = this.kept.get(executionId);
+    if (k) {
+      await this.sandboxes.assertCanAct(k.view.taskId, opts.agentId);
+      return { ...k.view };
     }
     const rec = await this.mustRecord(executionId);
     await this.sandboxes.assertCanAct(rec.taskId!, opts.agentId);
@@ -389,7 +410,8 @@ export class LiveExecutionsService implements OnApplicationShutdown {
     };
     const due = (at: number) => (report.next = Math.min(report.next, at));
     for (const rec of await this.records.list(KIND, { status: ['running', 'starting'] })) {
-      if (this.live.has(rec.id)) continue; // this process runs it: its own timer kills it
+      // This process runs it (its own timer kills it), or ran it and marks its record.
+      if (this.live.has(rec.id) || this.kept.has(rec.id)) continue;
       // A command in a sandbox on another host's engine is that host's to sweep.
       if (rec.taskId && this.placement && !(await this.placement.isHere(rec.taskId))) continue;
       const data = rec.data as unknown as RecordData;
@@ -446,7 +468,9 @@ export class LiveExecutionsService implements OnApplicationShutdown {
   /** Journals a finished in-process execution and marks its record. */
   private finished(l: Live, r: SandboxExecResult): void {
     if (r.detached) {
-      // The command runs on without us: poll, wait and the sweep re-attach through its record.
+      // The command runs on without us: poll, wait and the sweep re-attach through its record
+      // (written now if the first answer is still to come: see run).
+      l.detached = true;
       if (l.recorded) this.live.delete(r.executionId);
       return;
     }
@@ -454,7 +478,12 @@ export class LiveExecutionsService implements OnApplicationShutdown {
     if (l.recorded) {
       void this.write(l, (x) => this.save(x.s.executionId, 'completed', this.dataOf(x)));
     }
-    setTimeout(() => this.live.delete(r.executionId), KEEP_FINISHED_MS).unref();
+    // Only the answer and the pageable output stay, not the command's handles and buffers.
+    this.live.delete(r.executionId);
+    l.out.compact();
+    l.err.compact();
+    const bytes = l.out.size + l.err.size + r.stdout.length + r.stderr.length;
+    this.kept.set(r.executionId, { view: this.viewOf(l), out: l.out, err: l.err }, bytes);
   }
 
   private write(l: Live, fn: (l: Live) => Promise<unknown>): Promise<unknown> {
