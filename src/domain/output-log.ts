@@ -1,9 +1,13 @@
+const EMPTY = Buffer.alloc(0);
+
 /**
  * The newest `max` bytes of a stream, addressable by absolute byte offset (for `exec_poll`):
  * bytes before `start` were dropped to bound memory.
  */
 export class OutputLog {
   private chunks: Buffer[] = [];
+  /** Index of the first chunk still held (the ones before it were dropped). */
+  private first = 0;
   private held = 0;
   /** Absolute offset of the first byte still held. */
   start = 0;
@@ -22,37 +26,57 @@ export class OutputLog {
    * 8 KiB pool, and one kept for long pins the whole slab.
    */
   compact(): void {
-    if (this.chunks.length === 0) return;
+    if (this.first >= this.chunks.length) return;
     const one = Buffer.allocUnsafeSlow(this.held);
     let at = 0;
-    for (const c of this.chunks) at += c.copy(one, at);
+    for (let i = this.first; i < this.chunks.length; i++) at += this.chunks[i]!.copy(one, at);
     this.chunks = [one];
+    this.first = 0;
   }
 
   push(chunk: Buffer): void {
     this.chunks.push(Buffer.from(chunk));
     this.held += chunk.length;
     this.total += chunk.length;
-    while (this.held > this.max && this.chunks.length) {
-      const first = this.chunks[0]!;
+    while (this.held > this.max && this.first < this.chunks.length) {
+      const head = this.chunks[this.first]!;
       const over = this.held - this.max;
-      if (first.length <= over) {
-        this.chunks.shift();
-        this.held -= first.length;
-        this.start += first.length;
+      if (head.length <= over) {
+        this.chunks[this.first++] = EMPTY;
+        this.held -= head.length;
+        this.start += head.length;
       } else {
-        this.chunks[0] = first.subarray(over);
+        this.chunks[this.first] = head.subarray(over);
         this.held -= over;
         this.start += over;
       }
     }
+    // Dropped chunks leave the array in batches, not one shift (O(n)) per chunk.
+    if (this.first > 1024 && this.first * 2 > this.chunks.length) {
+      this.chunks = this.chunks.slice(this.first);
+      this.first = 0;
+    }
   }
 
-  /** Up to `maxBytes` from `offset` on; `skipped` counts bytes before it that were dropped. */
+  /**
+   * Up to `maxBytes` from `offset` on; `skipped` counts bytes before it that were dropped. Copies
+   * only the chunks the range covers.
+   */
   read(offset: number, maxBytes: number): { data: Buffer; next: number; skipped: number } {
     const from = Math.max(offset, this.start);
-    const all = Buffer.concat(this.chunks);
-    const data = all.subarray(from - this.start, from - this.start + maxBytes);
+    const parts: Buffer[] = [];
+    let want = Math.max(0, Math.min(maxBytes, this.total - from));
+    let at = this.start;
+    for (let i = this.first; i < this.chunks.length && want > 0; i++) {
+      const c = this.chunks[i]!;
+      if (at + c.length > from) {
+        const part = c.subarray(Math.max(0, from - at), Math.max(0, from - at) + want);
+        parts.push(part);
+        want -= part.length;
+      }
+      at += c.length;
+    }
+    const data = parts.length === 1 ? Buffer.from(parts[0]!) : Buffer.concat(parts);
     return { data, next: from + data.length, skipped: from - offset };
   }
 }

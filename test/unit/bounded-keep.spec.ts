@@ -66,3 +66,43 @@ describe('OutputLog.compact', () => {
     expect(one[0]!.buffer.byteLength).toBe(8);
   });
 });
+
+describe('OutputLog.read', () => {
+  /** What the log must answer: the newest `max` bytes of everything pushed, by absolute offset. */
+  function expected(all: Buffer, max: number, offset: number, maxBytes: number) {
+    const start = Math.max(0, all.length - max);
+    const from = Math.max(offset, start);
+    const data = all.subarray(from, from + maxBytes);
+    return { data: Buffer.from(data), next: from + data.length, skipped: from - offset };
+  }
+
+  type Read = ReturnType<OutputLog['read']>;
+  const same = (a: Read, b: Read) => {
+    expect([a.next, a.skipped, a.data.toString('latin1')]).toEqual([
+      b.next,
+      b.skipped,
+      b.data.toString('latin1'),
+    ]);
+  };
+
+  it('answers every offset and length as the whole stream would, while it drops its oldest bytes', () => {
+    let seed = 7;
+    const rand = (n: number) => (seed = (seed * 1103515245 + 12345) % 2 ** 31) % n;
+    for (const max of [1, 10, 100, 5000]) {
+      const log = new OutputLog(max);
+      let all = Buffer.alloc(0);
+      for (let i = 0; i < 3000; i++) {
+        const chunk = Buffer.from(Array.from({ length: rand(40) }, () => 97 + rand(26)));
+        log.push(chunk);
+        all = Buffer.concat([all, chunk]);
+        if (i % 7 === 0) {
+          const offset = rand(all.length + 20);
+          const maxBytes = rand(2 * max + 5);
+          same(log.read(offset, maxBytes), expected(all, max, offset, maxBytes));
+        }
+      }
+      expect(log.size).toBe(Math.min(max, all.length));
+      same(log.read(0, max), expected(all, max, 0, max));
+    }
+  });
+});
