@@ -10,7 +10,10 @@
 //    (when scripts/start-docker.sh built those images), each with the machine's CPU time per call.
 // Standalone: `npm run build && node bench/warm.mjs` (needs the engine and the test image:
 // `bash scripts/start-docker.sh`). Env: BENCH_WARM_CREATE_N (default 20), BENCH_WARM_EXEC_N
-// (default 300). Targets (issue 9): warm create p50 < 20 ms; session exec p50 < 2 ms.
+// (default 300), BENCH_WARM_WARMUP (default 4000: untimed session calls before the exec loops, so
+// they measure a server past its JIT warm-up, as a long-running `mcp` is; the first 1,000 of them
+// are reported as a fresh server's). Targets (issue 9): warm create p50 < 20 ms; session exec
+// p50 < 2 ms.
 import { performance } from 'node:perf_hooks';
 import { readFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
@@ -31,6 +34,7 @@ const { newId } = dist('domain/ids.js');
 const IMAGE = process.env.OPENCODE_SANDBOX_IMAGE ?? 'opencode-tools-test:busybox';
 const CREATE_N = Number(process.env.BENCH_WARM_CREATE_N ?? 20);
 const EXEC_N = Number(process.env.BENCH_WARM_EXEC_N ?? 300);
+const WARMUP = Number(process.env.BENCH_WARM_WARMUP ?? 4000);
 
 const docker = await dockerOrSkip('warm', IMAGE);
 
@@ -207,6 +211,23 @@ for (const [shell, image] of Object.entries(SHELLS)) {
   await call('resume_task', { taskId: id, agentId: 'bench' });
   shellTasks[shell] = id;
 }
+// A fresh process runs its first few thousand calls slower: V8 is still compiling the hot code
+// (here ~2.4 ms of Node CPU per call in the first 1,000 calls, ~1.1 ms after 5,000). The loops
+// below measure a warmed server; the first 1,000 calls are shown as a fresh server's.
+const fresh = [];
+const nodeCpu = () => {
+  const c = process.cpuUsage();
+  return (c.user + c.system) / 1000;
+};
+let n0 = nodeCpu();
+const nodeCpuPerCall = {};
+for (let i = 0; i < WARMUP; i++) {
+  const t0 = performance.now();
+  const r = await call('execute_in_task', { taskId, agentId: 'bench', command: 'echo hi' });
+  if (i < 1000) fresh.push(performance.now() - t0);
+  if (i === Math.min(1000, WARMUP) - 1) nodeCpuPerCall.fresh = (nodeCpu() - n0) / (i + 1);
+  if (r.stdout !== 'hi\n') throw new Error(`session returned ${JSON.stringify(r.stdout)}`);
+}
 const ex = Object.fromEntries(Object.keys(ways).map((k) => [k, []]));
 for (let i = 0; i < EXEC_N + 20; i++) {
   for (const [name, fn] of Object.entries(ways)) {
@@ -233,7 +254,10 @@ for (const [shell, id] of Object.entries({ 'busybox ash': taskId, ...shellTasks 
   const xs = (ex[`execute_in_task (session, MCP in-memory) on ${shell}`] = []);
   let b0 = 0;
   for (let i = 0; i < EXEC_N + 20; i++) {
-    if (i === 20) b0 = busy();
+    if (i === 20) {
+      b0 = busy();
+      n0 = nodeCpu();
+    }
     const t0 = performance.now();
     const r = await call('execute_in_task', { taskId: id, agentId: 'bench', command: 'echo hi' });
     if (i >= 20) xs.push(performance.now() - t0);
@@ -241,6 +265,7 @@ for (const [shell, id] of Object.entries({ 'busybox ash': taskId, ...shellTasks 
       throw new Error(`${shell} session returned ${JSON.stringify(r.stdout)}`);
   }
   cpuPerCall[shell] = (busy() - b0) / EXEC_N;
+  nodeCpuPerCall[shell] = (nodeCpu() - n0) / EXEC_N;
 }
 bare.close();
 
@@ -259,6 +284,15 @@ printTable(
     row('create_task_sandbox', 'warm pool (MCP in-memory)', warm, 'p50 < 20'),
     row('create_task_sandbox', 'no pool (MCP in-memory)', cold),
     row('create + start', 'raw dockerode', raw),
+    ...(fresh.length
+      ? [
+          row(
+            'exec echo hi',
+            `execute_in_task, a fresh server's first ${fresh.length} calls`,
+            fresh,
+          ),
+        ]
+      : []),
     ...Object.entries(ex).map(([name, xs], i) =>
       name.endsWith(' cd')
         ? row('exec cd /tmp | /', name.slice(0, -3), xs)
@@ -274,10 +308,15 @@ const bareP50 = pct(ex['bare attached-shell round trip'], 0.5);
 console.log(
   `session exec p50 = ${fmt(sessionP50 / bareP50, 1)}× the bare round trip (${fmt(bareP50, 2)} ms now)`,
 );
+if (nodeCpuPerCall.fresh !== undefined) {
+  console.log(
+    `a fresh server's first ${fresh.length} calls: ${fmt(nodeCpuPerCall.fresh, 2)} ms of Node CPU per call (JIT warm-up)`,
+  );
+}
 for (const [shell, ms] of Object.entries(cpuPerCall)) {
   if (Number.isFinite(ms)) {
     console.log(
-      `session exec on ${shell}: ${fmt(ms, 2)} ms of the machine's CPU per call (back to back on ${cpus().length} cores, calls average ≥ ${fmt(ms / cpus().length, 2)} ms)`,
+      `session exec on ${shell}: ${fmt(ms, 2)} ms of the machine's CPU per call, ${fmt(nodeCpuPerCall[shell], 2)} ms of it this Node process (back to back on ${cpus().length} cores, calls average ≥ ${fmt(ms / cpus().length, 2)} ms)`,
     );
   }
 }
