@@ -5,19 +5,38 @@ import { SANDBOX_RUNTIME, type SandboxRuntime } from '../../src/ports/sandbox-ru
 import { describePg, freshDatabase } from '../helpers/postgres';
 import { dashboardServer, type DashboardServer } from './harness';
 
-/** Collects an SSE stream's text; `until` waits for a pattern. */
+/**
+ * Collects an SSE stream's text; `until` waits for a pattern, at most 20 s, and then fails naming
+ * the stream, the pattern and what the stream said last (not a bare test timeout).
+ */
 async function stream(url: string) {
   const ac = new AbortController();
   const res = await fetch(url, { signal: ac.signal });
   const reader = res.body!.getReader();
   let text = '';
+  let pending: ReturnType<typeof reader.read> | undefined;
   return {
     close: () => ac.abort(),
-    async until(re: RegExp): Promise<void> {
+    async until(re: RegExp, withinMs = 20_000): Promise<void> {
+      const deadline = Date.now() + withinMs;
       while (!re.test(text)) {
-        const { value, done } = await reader.read();
-        if (done) throw new Error(`stream ended before ${re}`);
-        text += Buffer.from(value).toString('utf8');
+        pending ??= reader.read();
+        let timer: NodeJS.Timeout | undefined;
+        const r = await Promise.race([
+          pending,
+          new Promise<undefined>(
+            (ok) => (timer = setTimeout(() => ok(undefined), deadline - Date.now())),
+          ),
+        ]);
+        clearTimeout(timer);
+        if (!r) {
+          throw new Error(
+            `${url}: no ${re} within ${withinMs} ms; it last said: ${text.slice(-600)}`,
+          );
+        }
+        pending = undefined;
+        if (r.done) throw new Error(`stream ended before ${re}`);
+        text += Buffer.from(r.value).toString('utf8');
       }
     },
   };

@@ -100,10 +100,13 @@ describeDocker('warm pool (real engine)', () => {
     expect(labelsC['opencode-tools.pool']).toBeUndefined();
     const [fb, fc] = [await fingerprint(b.id), await fingerprint(c.id)];
     // The probe runs inside the argv journaling wrapper; `ps` catches that wrapper's own processes
-    // (its shell, subshells forked on the way to `tee`, the tees, `[exe]` mid-exec) in whatever
-    // state they happen to be in, so those lines are dropped before comparing. Anything else left
-    // behind (the `sleep 1000` above) still shows, and is also checked on the raw output below.
-    const wrapperLine = /__OCT_W|^tee -a -- \/tmp\/\.opencode-sessions\/|^\[(exe|sh|tee)\]$/;
+    // (its shell, subshells forked on the way to `tee`, the tees, `[exe]` mid-exec, and a tee
+    // busybox started through /proc/self/exe that has not named itself yet: `{exe} tee …`) in
+    // whatever state they happen to be in, so those lines are dropped before comparing. Anything
+    // else left behind (the `sleep 1000` above) still shows, and is also checked on the raw output
+    // below.
+    const wrapperLine =
+      /__OCT_W|^(\{exe\} )?tee -a -- \/tmp\/\.opencode-sessions\/|^\[(exe|sh|tee)\]$/;
     const norm = (s: string) =>
       s
         .split('\n')
