@@ -351,6 +351,48 @@ describe('task memory services (SQLite + JSONL under a temp home)', () => {
     await done;
     expect(seen).toEqual(['task created', 'one', 'two']);
   });
+
+  it('follow rides out failed polls (a database hiccup) from where it was, and ends when the task is gone', async () => {
+    const t = await tasks.create({ name: 'a' });
+    const service = logs as unknown as { read: TaskLogService['read'] };
+    const read = service.read.bind(logs);
+    let failing = 0;
+    service.read = (...args) =>
+      failing-- > 0 ? Promise.reject(new Error('db blip')) : read(...args);
+    try {
+      const ac = new AbortController();
+      const seen: string[] = [];
+      const errors: string[] = [];
+      let firstSeen!: () => void;
+      const started = new Promise<void>((r) => (firstSeen = r));
+      const done = (async () => {
+        for await (const e of logs.follow(
+          t.id,
+          {},
+          { signal: ac.signal, pollMs: 10, onError: (e) => errors.push(e.message) },
+        )) {
+          seen.push(e.message);
+          if (seen.length === 1) firstSeen();
+          if (seen.length === 3) ac.abort();
+        }
+      })();
+      await started; // past its first read: the polls are what fail now
+      failing = 3;
+      await logs.write(t.id, 'info', 'one');
+      await logs.write(t.id, 'warn', 'two');
+      await done;
+      expect(seen).toEqual(['task created', 'one', 'two']);
+      expect(errors).toEqual(['db blip', 'db blip', 'db blip']);
+      // The task's own error is not retried.
+      const gone = await tasks.create({ name: 'b' });
+      const follow = logs.follow(gone.id, {}, { pollMs: 10 })[Symbol.asyncIterator]();
+      expect((await follow.next()).value).toMatchObject({ message: 'task created' });
+      await tasks.delete(gone.id, { force: true });
+      await expect(follow.next()).rejects.toMatchObject({ code: 'NOT_FOUND' });
+    } finally {
+      delete (service as Partial<typeof service>).read; // the class's own again
+    }
+  });
 });
 
 describe('automatic checkpoints through a hook', () => {

@@ -272,7 +272,9 @@ export class DashboardFeed implements OnApplicationShutdown {
   private async followLogs(taskId: string, signal: AbortSignal): Promise<void> {
     try {
       const since = new Date().toISOString();
-      for await (const entry of this.logs.follow(taskId, { since }, { signal })) {
+      const onError = (err: Error) =>
+        this.logger.warn(`log follow ${taskId}: ${err.message}; retrying`);
+      for await (const entry of this.logs.follow(taskId, { since }, { signal, onError })) {
         this.toTask(taskId, { type: 'log', taskId, entry: entry as LogRecord });
       }
     } catch (err) {

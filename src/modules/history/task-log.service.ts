@@ -7,6 +7,7 @@ import {
   type LogQueryInput,
   type LogRecord,
 } from '../../domain/history';
+import { DomainError } from '../../domain/errors';
 import { parseOrThrow } from '../../domain/validation';
 import { CLOCK, type Clock } from '../../ports/clock.port';
 import { LOG_STORE, type LogReadResult, type LogStore } from '../../ports/log-store.port';
@@ -16,7 +17,15 @@ export interface FollowOptions {
   signal?: AbortSignal;
   /** How often the log is polled for new entries (ms). Default 250. */
   pollMs?: number;
+  /**
+   * Told of a poll that failed for a reason other than the task's own (a database hiccup): the
+   * follow goes on from where it was, polling less often (up to every 5 s) until a poll succeeds.
+   */
+  onError?: (err: Error) => void;
 }
+
+/** The longest pause between polls while they fail. */
+const FOLLOW_BACKOFF_MAX_MS = 5_000;
 
 /**
  * A task's log: validated appends, filtered reads, and `follow` for live streaming.
@@ -74,13 +83,26 @@ export class TaskLogService {
     yield* first.entries;
     let next = first.next;
     const { tail: _tail, offset: _offset, ...rest } = query;
+    const pollMs = opts.pollMs ?? 250;
+    let failures = 0;
     while (!opts.signal?.aborted) {
+      const pause = failures ? Math.min(FOLLOW_BACKOFF_MAX_MS, pollMs * 2 ** failures) : pollMs;
       try {
-        await sleep(opts.pollMs ?? 250, undefined, { signal: opts.signal });
+        await sleep(pause, undefined, { signal: opts.signal });
       } catch {
         return; // aborted
       }
-      const r = await this.read(taskId, { ...rest, limit: 10_000, from: next });
+      let r: LogReadResult;
+      try {
+        r = await this.read(taskId, { ...rest, limit: 10_000, from: next });
+      } catch (err) {
+        // The task's own errors (deleted: NOT_FOUND) end the follow; anything else is retried.
+        if (err instanceof DomainError || opts.signal?.aborted) throw err;
+        failures++;
+        opts.onError?.(err as Error);
+        continue;
+      }
+      failures = 0;
       for (const c of r.corrupt) opts.onCorrupt?.(c);
       yield* r.entries;
       next = r.next;

@@ -99,6 +99,10 @@ export class TaskHistoryCommand extends HistoryCommand<HistoryOpts> {
       for await (const e of this.logs.follow(taskId, query, {
         signal: ac.signal,
         onCorrupt: (c) => process.stderr.write(corruptWarning(c)),
+        onError: (err) =>
+          process.stderr.write(
+            `opencode-tools: reading the log failed, retrying: ${err.message}\n`,
+          ),
       })) {
         process.stdout.write(`${json ? JSON.stringify(e) : formatLogRecord(e)}\n`);
       }
