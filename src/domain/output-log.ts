@@ -76,7 +76,7 @@ export class OutputLog {
       }
       at += c.length;
     }
-    const data = parts.length === 1 ? Buffer.from(parts[0]!) : Buffer.concat(parts);
+    const data = Buffer.concat(parts); // a copy, even of one part: the caller may keep it
     return { data, next: from + data.length, skipped: from - offset };
   }
 }

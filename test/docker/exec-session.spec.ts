@@ -13,6 +13,16 @@ jest.setTimeout(120_000);
 // The whole suite runs once per shell that can be the sandbox's /bin/sh, and once with bash
 // started as bash (OPENCODE_SANDBOX_SHELL=auto) where /bin/sh is dash and bash is there too, as
 // on Debian and Ubuntu.
+/** Creates and starts a sandbox labelled as this spec's. */
+async function startSandbox(rt: SandboxRuntime, taskId: string, image: string): Promise<void> {
+  await rt.create(
+    sandboxConfig(taskId, image, {
+      labels: { 'opencode-tools.instance-id': 'exec-session-spec' },
+    }),
+  );
+  await rt.start(taskId);
+}
+
 const VARIANTS: [string, string, SandboxShell][] = [
   ...Object.entries(SHELL_IMAGES).map(([name, image]): [string, string, SandboxShell] => [
     name,
@@ -51,12 +61,7 @@ for (const [shellName, image, shellSetting] of VARIANTS) {
           shell: shellSetting,
         });
         taskId = newId('tsk');
-        await rt.create(
-          sandboxConfig(taskId, image, {
-            labels: { 'opencode-tools.instance-id': 'exec-session-spec' },
-          }),
-        );
-        await rt.start(taskId);
+        await startSandbox(rt, taskId, image);
       });
       afterAll(async () => {
         await rt.remove(taskId);
@@ -366,12 +371,7 @@ describeDocker('OPENCODE_SANDBOX_SHELL where the image has no bash (real engine)
   };
   beforeAll(async () => {
     const rt = await open('sh');
-    await rt.create(
-      sandboxConfig(taskId, TEST_IMAGE, {
-        labels: { 'opencode-tools.instance-id': 'exec-session-spec' },
-      }),
-    );
-    await rt.start(taskId);
+    await startSandbox(rt, taskId, TEST_IMAGE);
   });
   afterAll(async () => {
     await rts[0]!.remove(taskId);
@@ -408,12 +408,7 @@ describeDocker('session logs under OPENCODE_EXEC_LOG_MAX (real engine)', () => {
   let rt: SandboxRuntime;
   beforeAll(async () => {
     rt = await createDockerSandboxRuntime(undefined, { sessionsPerTask: 1, logMaxBytes: 1 << 20 });
-    await rt.create(
-      sandboxConfig(taskId, TEST_IMAGE, {
-        labels: { 'opencode-tools.instance-id': 'exec-session-spec' },
-      }),
-    );
-    await rt.start(taskId);
+    await startSandbox(rt, taskId, TEST_IMAGE);
   });
   afterAll(async () => {
     await rt.remove(taskId);
