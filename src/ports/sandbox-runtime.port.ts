@@ -164,6 +164,12 @@ export interface SessionCommandInfo {
   outStart: number;
   errStart: number;
   /**
+   * The command's process (group) id, known before it was sent (a session command; absent for a
+   * wrapped exec, and in records written before it was kept here: their logs name it in an `S`
+   * frame).
+   */
+  pid?: number;
+  /**
    * The command is an exec of its own behind a journaling wrapper (argv or `fresh`), with the
    * logs to itself: it has no process group of its own, so only its marker finds it.
    */

@@ -196,7 +196,7 @@ for (const [shellName, image, shellSetting] of VARIANTS) {
         const replaced = await logged('exec sh -c "exit 5"');
         expect(replaced.result.exitCode).toBe(5);
         expect(replaced.log).not.toContain(`oct:${replaced.info.nonce}:Z`);
-        expect(replaced.log).toMatch(new RegExp(`oct:x:X:\\d+:5${RS}`));
+        expect(replaced.log).toMatch(new RegExp(`oct:x:X:${replaced.info.pid}:5:\\d+${RS}`));
       });
 
       it('caps output per stream, keeping head and tail and the full byte count', async () => {
@@ -233,6 +233,20 @@ for (const [shellName, image, shellSetting] of VARIANTS) {
         // Same session state as before the timeouts.
         expect((await sh('pwd; echo $KEEP')).stdout).toBe('/tmp\n1\n');
         await sh('cd /workspace');
+      });
+
+      it("a command that clobbers the variable naming the next child leaves the next command's group killable", async () => {
+        // Its end names no next child: its session is retired, so the next command (sequential:
+        // the first idle session) never runs with its process group unknown.
+        expect(await sh('unset __oct_nx; echo ok')).toMatchObject({ exitCode: 0, stdout: 'ok\n' });
+        const loop = await sh('while :; do echo x >>/tmp/.count; done', { timeoutMs: 500 });
+        expect(loop.timedOut).toBe(true);
+        // A loop still running would go on growing the file.
+        const count = () => sh('wc -c </tmp/.count').then((r) => r.stdout);
+        const a = await count();
+        await new Promise((r) => setTimeout(r, 300));
+        expect(await count()).toBe(a);
+        await sh('rm -f /tmp/.count');
       });
 
       it('two concurrent calls on one task run in their own sessions, both correct', async () => {

@@ -40,13 +40,14 @@ function fakeSession() {
     send,
     stream,
     open: () => {
-      // Boot: answer the bootstrap with the session shell's report (pid 7, setsid + /proc).
+      // Boot: answer the bootstrap with the session shell's report (pid 7, setsid + /proc, the
+      // first command's child: pid 41).
       onWrite = (text) => {
         const sid = /oct:([0-9a-f]{32}):/.exec(text)![1]!;
         onWrite = () => undefined;
         queueMicrotask(() => {
           send('out', `${RS}oct:${sid}:V${RS}export HOME='/root'\n${RS}oct:${sid}:W${RS}`);
-          send('out', `${RS}oct:${sid}:S:7${RS}${RS}oct:${sid}:E:3${RS}`);
+          send('out', `${RS}oct:${sid}:S:7${RS}${RS}oct:${sid}:E:3:41${RS}`);
           send('err', `${RS}oct:${sid}:E:0${RS}`);
         });
       };
@@ -56,18 +57,53 @@ function fakeSession() {
 }
 
 describe('exec session frames (scripted stream)', () => {
-  it('a command killed at once ends even when its X on stderr overtakes the S on stdout', async () => {
+  it("knows each command's pid before it runs: the first from the start, the next from each end", async () => {
+    const f = fakeSession();
+    const s = await f.open();
+    const run = async (shell: string, end: (nonce: string) => void) => {
+      const cmd = s.start(
+        { command: { shell }, timeoutMs: 5_000, outputCapBytes: 1024 },
+        undefined,
+      );
+      const pid = cmd.pid();
+      expect(cmd.info.pid).toBe(pid);
+      end(/set -- '([0-9a-f]{32})'/.exec(f.written.at(-1)!)![1]!);
+      return { pid, result: (await cmd.finished).result };
+    };
+    const first = await run('echo hi', (n) => {
+      f.send('out', `hi\n${RS}oct:${n}:Z:0:42${RS}`);
+      f.send('err', `${RS}oct:${n}:Z:0${RS}`);
+    });
+    expect(first).toMatchObject({ pid: 41, result: { exitCode: 0, stdout: 'hi\n' } });
+    expect(s.knowsNextPid).toBe(true);
+    // Killed: the session shell's X names the next child.
+    const second = await run('sleep 9', () => {
+      f.send('out', `${RS}oct:x:X:42:137:43${RS}`);
+      f.send('err', `${RS}oct:x:X:42:137:43${RS}`);
+    });
+    expect(second).toMatchObject({ pid: 42, result: { exitCode: 137 } });
+    // An end that names no next child (the command clobbered the child's variable): the next
+    // command's pid is unknown, and the session says so (the pool retires it).
+    const third = await run('echo 3', (n) => {
+      f.send('out', `${RS}oct:${n}:Z:0:${RS}`);
+      f.send('err', `${RS}oct:${n}:Z:0${RS}`);
+    });
+    expect(third).toMatchObject({ pid: 43, result: { exitCode: 0 } });
+    expect(s.knowsNextPid).toBe(false);
+    s.close();
+  });
+
+  it('a command killed at once ends at its X, whichever stream brings it first', async () => {
     const f = fakeSession();
     const s = await f.open();
     const cmd = s.start(
       { command: { shell: 'kill -s TERM $$' }, timeoutMs: 5_000, outputCapBytes: 1024 },
       undefined,
     );
-    const nonce = /set -- '([0-9a-f]{32})'/.exec(f.written.at(-1)!)![1]!;
-    // The previous command's X (another pid) comes first, then this one's on stderr, then the S.
-    f.send('err', `${RS}oct:x:X:40:0${RS}${RS}oct:x:X:41:143${RS}`);
-    f.send('out', `${RS}oct:x:X:40:0${RS}${RS}oct:${nonce}:S:41${RS}`);
-    f.send('out', `${RS}oct:x:X:41:143${RS}`);
+    // Another child's X (pid 40) is not this command's end; this one's comes on stderr first.
+    f.send('err', `${RS}oct:x:X:40:0:41${RS}${RS}oct:x:X:41:143:44${RS}`);
+    f.send('out', `${RS}oct:x:X:40:0:41${RS}`);
+    f.send('out', `${RS}oct:x:X:41:143:44${RS}`);
     const t0 = Date.now();
     const { result } = await cmd.finished;
     expect(Date.now() - t0).toBeLessThan(4_000); // not at the timeout
@@ -75,7 +111,7 @@ describe('exec session frames (scripted stream)', () => {
     s.close();
   });
 
-  it('an X of another pid that comes before the S does not end the command', async () => {
+  it('an X of another pid does not end the command', async () => {
     const f = fakeSession();
     const s = await f.open();
     const cmd = s.start(
@@ -86,7 +122,7 @@ describe('exec session frames (scripted stream)', () => {
     let ended = false;
     void cmd.finished.then(() => (ended = true));
     f.send('err', `${RS}oct:x:X:40:0${RS}`);
-    f.send('out', `${RS}oct:x:X:40:0${RS}${RS}oct:${nonce}:S:41${RS}hi\n`);
+    f.send('out', `${RS}oct:x:X:40:0${RS}hi\n`);
     await new Promise((r) => setImmediate(r));
     expect(ended).toBe(false);
     f.send('out', `${RS}oct:${nonce}:Z:0${RS}`);
@@ -105,7 +141,7 @@ describe('exec session frames (scripted stream)', () => {
     );
     const nonce = /set -- '([0-9a-f]{32})'/.exec(f.written.at(-1)!)![1]!;
     const all = Buffer.concat([
-      muxed(1, `${RS}oct:${nonce}:S:41${RS}out-1 `),
+      muxed(1, 'out-1 '),
       muxed(2, 'err-1 '),
       muxed(1, ''),
       muxed(1, 'out-2'),

@@ -98,6 +98,32 @@ describe('exec session protocol', () => {
     });
   });
 
+  it('reads a command whose pid was known before it ran (no S frame), and frames naming the next child', () => {
+    // Killed: the session shell's X on both streams, naming the next child (12).
+    const out = Buffer.from(`hello\x1eoct:x:X:9:137:12\x1elater`);
+    const err = Buffer.from(`oops\x1eoct:x:X:9:137:12\x1e`);
+    expect(parseSessionLogs(N, out, err, 9)).toEqual({
+      stdout: Buffer.from('hello'),
+      stderr: Buffer.from('oops'),
+      exitCode: 137,
+      pid: 9,
+    });
+    // Without the pid, an X cannot be told from another child's: no end.
+    expect(parseSessionLogs(N, out, err).exitCode).toBeUndefined();
+    expect(
+      scan([
+        Buffer.from(`\x1eoct:${N}:Z:0:12\x1e\x1eoct:${N}:Z:0:\x1e\x1eoct:${N}:E:3:41\x1e`),
+        Buffer.from(`\x1eoct:x:X:9:1:12\x1e\x1eoct:x:X:9:1\x1e`),
+      ]).frames,
+    ).toEqual([
+      { kind: 'Z', nonce: N, value: 0, next: 12 },
+      { kind: 'Z', nonce: N, value: 0 },
+      { kind: 'E', nonce: N, value: 3, next: 41 },
+      { kind: 'X', nonce: '', pid: 9, value: 1, next: 12 },
+      { kind: 'X', nonce: '', pid: 9, value: 1 },
+    ]);
+  });
+
   it("ends a command at its child's Z frame on both streams, before the shell's X", () => {
     const out = Buffer.from(
       `\x1eoct:${N}:S:9\x1ehi\n\x1eoct:${N}:V\x1eexport A='1'\x1eoct:${N}:W\x1e\x1eoct:${N}:Z:3\x1eafter\x1eoct:x:X:9:3\x1e`,

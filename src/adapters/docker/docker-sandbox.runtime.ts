@@ -530,7 +530,7 @@ export class DockerSandboxRuntime implements SandboxRuntime {
       return { head, tail, size };
     };
     const [out, err] = await Promise.all([read('out', info.outStart), read('err', info.errStart)]);
-    const logs = parseSessionLogs(info.nonce, out, err);
+    const logs = parseSessionLogs(info.nonce, out, err, info.pid);
     if (logs.exitCode !== undefined) return logs;
     if (out.size < this.logMaxBytes && err.size < this.logMaxBytes) return logs;
     // A log is full: the end will never be written to it. Whether the command is over is asked

@@ -57,8 +57,6 @@ interface Running {
   outEnded: boolean;
   errEnded: boolean;
   env?: string;
-  /** X frames that arrived before the pid did (an X on stderr can overtake the S on stdout). */
-  early?: { stream: 'stdout' | 'stderr'; f: Frame }[];
   done: () => void;
 }
 
@@ -89,6 +87,11 @@ export class ExecSession {
   outBytes = 0;
   errBytes = 0;
   private hasSetsid = false;
+  /**
+   * The pid of the child that gets this session's next command (its process group id with
+   * setsid), as the last end frame named it; undefined when none did (then the session is retired).
+   */
+  private nextPid?: number;
   /**
    * How children read a request: sourced from /proc (busybox ash, dash), with bash's `read -N`
    * (bash), or line by line with `read` (any other shell, or no /proc).
@@ -192,6 +195,7 @@ export class ExecSession {
     nonce: string,
     cap = 64 * 1024,
     onOutput?: ExecOutputListener,
+    pid?: number,
   ): { state: Running; finished: Promise<void> } {
     let done!: () => void;
     const finished = new Promise<void>((r) => (done = r));
@@ -202,6 +206,7 @@ export class ExecSession {
       onOutput,
       outEnded: false,
       errEnded: false,
+      pid,
       done,
     };
     this.current = state;
@@ -219,28 +224,18 @@ export class ExecSession {
     const c = this.current;
     if (!c) return;
     if (f.kind === 'X') {
-      // The session shell saw a child end. It is this command's end only when the child did not
-      // report one (killed, or it replaced its shell): a child that did is usually gone after the
-      // next command started, and its X then names a pid that is not the current command's. The
-      // streams are relayed separately, so an X on stderr may come before the S on stdout that
-      // names the pid: it is kept until then.
-      if (c.pid === undefined) {
-        (c.early ??= []).push({ stream, f });
-        return;
-      }
-      if (f.pid !== c.pid) return;
+      // The session shell saw a child end: the end of the command that child ran, when the
+      // child did not report one (killed, or it replaced its shell).
+      if (c.pid === undefined || f.pid !== c.pid) return;
     } else if (f.nonce !== c.nonce) return;
-    if (f.kind === 'S') {
-      c.pid = f.value;
-      const early = c.early;
-      c.early = undefined;
-      for (const e of early ?? []) this.onFrame(e.stream, e.f);
-    } else if (f.kind === 'V') c.env = posixExports(f.text);
+    if (f.kind === 'S') c.pid = f.value;
+    else if (f.kind === 'V') c.env = posixExports(f.text);
     else {
       if (stream === 'stdout') {
         if (c.outEnded) return;
         c.rc = f.value;
         c.outEnded = true;
+        this.nextPid = f.next;
       } else c.errEnded = true;
       if (c.outEnded && c.errEnded) c.done();
     }
@@ -267,14 +262,17 @@ export class ExecSession {
     const nonce = randomBytes(16).toString('hex');
     const marker = randomUUID();
     const started = Date.now();
+    const pid = this.nextPid;
+    this.nextPid = undefined;
     const info: SessionCommandInfo = {
       sessionDir: this.dir,
       nonce,
       marker,
       outStart: this.outBytes,
       errStart: this.errBytes,
+      ...(pid !== undefined ? { pid } : {}),
     };
-    const { state: r, finished } = this.track(nonce, req.outputCapBytes, onOutput);
+    const { state: r, finished } = this.track(nonce, req.outputCapBytes, onOutput, pid);
     const unset = state ? [...this.baseNames].filter((n) => !state.names.has(n)) : [];
     let lost: string | undefined;
     const onDeath = (why: string) => (lost = why);
@@ -361,6 +359,11 @@ export class ExecSession {
         await kill();
       },
     };
+  }
+
+  /** False when the last command's end did not name the next child (then retire the session). */
+  get knowsNextPid(): boolean {
+    return this.nextPid !== undefined;
   }
 
   /** Ends an idle shell and removes its logs. */

@@ -15,15 +15,18 @@ import type { SessionOutput, SessionOutputTail } from '../../ports/sandbox-runti
  * command (`eval`). Quoting instead of base64 keeps the path free of forks (a `base64 -d` would
  * cost one per value); only a `stdin` is base64 (it may be binary) and decoded in the sandbox.
  *
- * Output: data flows unchanged; frames are `RS "oct:" … RS` where RS is 0x1e: `NONCE:S:<pid>` the
- * command's process (group) id, `NONCE:V` … `NONCE:W` the `export -p` text it left (only when
- * REPORT is set: see {@link cannotChangeState}), `NONCE:Z:<rc>`
- * its end as the child reports it on exit (on both streams, after everything it wrote there, so
- * all of both streams is known to have arrived), and `x:X:<pid>:<rc>` the end as the session
- * shell saw it (after the child is gone; the only end of a command that was killed or replaced
- * its shell with `exec`, and written only for such a command: a child that wrote its Z frames
- * then writes `z` to its gate, which the session shell reads before it starts the next child, so
- * a normal end costs no frames, relays or wakeups after the command). The nonce is 128 random
+ * Output: data flows unchanged; frames are `RS "oct:" … RS` where RS is 0x1e: `NONCE:V` …
+ * `NONCE:W` the `export -p` text a command left (only when REPORT is set: see
+ * {@link cannotChangeState}), `NONCE:Z:<rc>` its end as the child reports it on exit (on both
+ * streams, after everything it wrote there, so all of both streams is known to have arrived), and
+ * `x:X:<pid>:<rc>` the end as the session shell saw it (after the child is gone; the only end of
+ * a command that was killed or replaced its shell with `exec`, and written only for such a
+ * command: a child that wrote its Z frames then writes `z` to its gate, which the session shell
+ * reads before it starts the next child, so a normal end costs no frames, relays or wakeups after
+ * the command). A command's process (group) id is known before it is sent, so no frame at its
+ * start: the children are started ahead, and the session's start frame (`E`) and each end (`Z` on
+ * stdout, `X`) carry as a last field the pid of the child that gets the next command (`E:<f>:<pid>`,
+ * `Z:<rc>:<pid>`, `X:<pid>:<rc>:<pid>`). The nonce is 128 random
  * bits fresh for every command, so output cannot end a frame by accident, and frames are found
  * anywhere in a chunk (output need not end in a newline).
  */
@@ -57,8 +60,9 @@ function childScript(dir: string): string {
     `if [ "$__oct_g" = 0 ]; then __oct_gp=${g(0)}; else __oct_gp=${g(1)}; fi`,
     'exec 6<"$__oct_gp" || exit 0',
     'exec 7>&- 8>&-',
-    // The gate's line is the request's length in bytes (for `read -N`).
-    'IFS= read -r __oct_len <&6 || exit 0',
+    // The gate's line: the request's length in bytes (for `read -N`) and the pid of the child
+    // that gets the next request (this command's Z frame names it).
+    "IFS=' ' read -r __oct_len __oct_nx <&6 || exit 0",
     // `read` takes a pipe byte by byte (~1.5 µs a byte in busybox, ~0.5 µs and a system call a
     // byte in bash), so the request is read in blocks where the shell can:
     // - busybox ash and dash, where /proc shows fd 5 (`__oct_dot` 1): the request is sourced (`.`
@@ -72,7 +76,6 @@ function childScript(dir: string): string {
     'else IFS= read -r __oct_req <&5 && eval "$__oct_req"; fi',
     'exec 5<&- 6<&-; unset __oct_req __oct_len __oct_g',
     '[ $# -eq 10 ] || exit 0',
-    `printf '${RS}oct:%s:S:%s${RS}' "$1" "$$" >&3`,
     '__oct_n=$1 __oct_c=$8 __oct_wd=$5 __oct_es=$7 __oct_rep=${10} __oct_in=/dev/null',
     'if [ -n "$9" ]; then __oct_in=/tmp/.opencode-stdin-$1; printf %s "$9" | base64 -d >"$__oct_in"; fi',
     '[ -n "$3" ] && unset $3',
@@ -99,8 +102,8 @@ function childScript(dir: string): string {
     '  if [ -n "$__oct_wd" ] && [ "$PWD" = "$__oct_wdp" ]; then __oct_cd "$__oct_pcwd"; fi',
     '  unset OPENCODE_EXEC_ID; __OCT_CWD=$PWD; export __OCT_CWD',
     // bash started as bash (OPENCODE_SANDBOX_SHELL) prints `declare -x` outside POSIX mode.
-    `  if [ -n "$__oct_rep" ]; then [ -n "\${BASH_VERSION-}" ] && set -o posix; { printf '${RS}oct:%s:V${RS}' "$__oct_n"; export -p; printf '${RS}oct:%s:W${RS}${RS}oct:%s:Z:%s${RS}' "$__oct_n" "$__oct_n" "$__oct_rc"; } >&3`,
-    `  else printf '${RS}oct:%s:Z:%s${RS}' "$__oct_n" "$__oct_rc" >&3; fi`,
+    `  if [ -n "$__oct_rep" ]; then [ -n "\${BASH_VERSION-}" ] && set -o posix; { printf '${RS}oct:%s:V${RS}' "$__oct_n"; export -p; printf '${RS}oct:%s:W${RS}${RS}oct:%s:Z:%s:%s${RS}' "$__oct_n" "$__oct_n" "$__oct_rc" "$__oct_nx"; } >&3`,
+    `  else printf '${RS}oct:%s:Z:%s:%s${RS}' "$__oct_n" "$__oct_rc" "$__oct_nx" >&3; fi`,
     `  printf '${RS}oct:%s:Z:%s${RS}' "$__oct_n" "$__oct_rc" >&4`,
     // Tells the session shell that both Z frames are out, so it writes no X for this end. Opened
     // read-write: a write-only open would wait forever for a reader if the session shell is gone.
@@ -196,22 +199,24 @@ export function bootstrapScript(
     '  __OCT_CWD=$PWD; export __OCT_CWD',
     `  { printf '%sV${RS}' ${f}; export -p; printf '%sW${RS}' ${f}; } >&3`,
     '  unset __OCT_CWD',
-    `  printf '%sS:%s${RS}%sE:%s${RS}' ${f} "$$" ${f} "$__oct_f" >&3`,
-    `  printf '%sE:0${RS}' ${f} >&4`,
     // Two children are always started ahead, each waiting on its gate (FIFO g0 or g1, which
     // only this shell holds open for writing): a child costs ~1 ms of CPU to start (fork, exec
     // setsid, exec sh), and started two commands ahead it is ready however fast requests follow
-    // each other. A request's first line (empty) is read here, the rest by the child whose gate
-    // it opens, so one process at a time reads the session's stdin. When that child ends, its
-    // end is reported and the one after next started. The child's script travels in the
+    // each other. A request's first line (its length) is read here, the rest by the child whose
+    // gate it opens, so one process at a time reads the session's stdin. When that child ends,
+    // its end is reported and the one after next started. The child's script travels in the
     // environment, so `ps` shows `sh -c eval…`.
     `  __oct_spawn() { __OCT_BODY=$__OCT_CHILD __OCT_DOT=$__OCT_DOT __OCT_GATE=$1 $__OCT_SETSID $__oct_sh -c 'eval "$__OCT_BODY"' oct </dev/null >&3 2>&4 & }`,
     '  __oct_spawn 0; __oct_a=$!; __oct_spawn 1; __oct_b=$!; __oct_k=0',
+    // The stdout E frame also names the child that gets the first request: every command's
+    // process (group) id is known before it is sent.
+    `  printf '%sS:%s${RS}%sE:%s:%s${RS}' ${f} "$$" ${f} "$__oct_f" "$__oct_a" >&3`,
+    `  printf '%sE:0${RS}' ${f} >&4`,
     '  while :; do',
     '    IFS= read -r __oct_req <&5 || exit 0',
     // The gate of the child this request goes to: fd 7 (g0) or 8 (g1). The line read here (the
-    // request's length) is passed on to it.
-    '    __oct_gw=$((7 + __oct_k)); printf \'%s\\n\' "$__oct_req" >&$__oct_gw',
+    // request's length) is passed on to it, with the pid of the child that gets the next one.
+    '    __oct_gw=$((7 + __oct_k)); printf \'%s %s\\n\' "$__oct_req" "$__oct_b" >&$__oct_gw',
     '    wait "$__oct_a"; __oct_r=$?',
     // Did the child report its end? It wrote `z` to its gate after its Z frames if so. The gate
     // is read up to a sentinel written here (this shell holds it read-write, and no child reads
@@ -219,8 +224,8 @@ export function bootstrapScript(
     "    __oct_z=; printf 's\\n' >&$__oct_gw",
     '    while IFS= read -r __oct_l <&$__oct_gw && [ "$__oct_l" != s ]; do [ "$__oct_l" = z ] && __oct_z=1; done',
     '    if [ -z "$__oct_z" ]; then',
-    `      printf '${RS}oct:x:X:%s:%s${RS}' "$__oct_a" "$__oct_r" >&3`,
-    `      printf '${RS}oct:x:X:%s:%s${RS}' "$__oct_a" "$__oct_r" >&4`,
+    `      printf '${RS}oct:x:X:%s:%s:%s${RS}' "$__oct_a" "$__oct_r" "$__oct_b" >&3`,
+    `      printf '${RS}oct:x:X:%s:%s:%s${RS}' "$__oct_a" "$__oct_r" "$__oct_b" >&4`,
     '    fi',
     '    __oct_spawn $__oct_k; __oct_a=$__oct_b; __oct_b=$!; __oct_k=$((1 - __oct_k))',
     '  done',
@@ -476,12 +481,24 @@ export function posixExports(text: string): string {
 
 export type Frame =
   | { kind: 'S'; nonce: string; value: number }
-  | { kind: 'E'; nonce: string; value: number }
-  /** A command's end as its child reports it on exit: its exit status. */
-  | { kind: 'Z'; nonce: string; value: number }
+  /** A session's start (stdout: `next` is the pid of the child that gets the first command). */
+  | { kind: 'E'; nonce: string; value: number; next?: number }
+  /**
+   * A command's end as its child reports it on exit: its exit status (stdout: and `next`, the pid
+   * of the child that gets the session's next command).
+   */
+  | { kind: 'Z'; nonce: string; value: number; next?: number }
   | { kind: 'V'; nonce: string; text: string }
-  /** A child ended: its pid and exit status (no nonce: the session shell never sees one). */
-  | { kind: 'X'; nonce: ''; pid: number; value: number };
+  /**
+   * A child ended: its pid and exit status (no nonce: the session shell never sees one); `next`
+   * as in Z (a wrapped exec's X has none).
+   */
+  | { kind: 'X'; nonce: ''; pid: number; value: number; next?: number };
+
+/** A frame's optional last number (`next`), when present and not empty. */
+function nextOf(n: string | undefined): { next?: number } {
+  return n ? { next: Number(n) } : {};
+}
 
 /**
  * Splits one output stream into data and frames. Data is passed on as it arrives, except the few
@@ -524,13 +541,20 @@ export class FrameScanner {
         return;
       }
       const body = buf.subarray(at + FrameScanner.HEAD.length, end).toString('latin1');
-      const x = /^x:X:(\d+):(-?\d+)$/.exec(body);
-      const m = x ? null : /^([0-9a-f]{32}):([SEVWZ])(?::(-?\d*))?$/.exec(body);
+      const x = /^x:X:(\d+):(-?\d+)(?::(\d*))?$/.exec(body);
+      const m = x ? null : /^([0-9a-f]{32}):([SEVWZ])(?::(-?\d*)(?::(\d*))?)?$/.exec(body);
       if (x) {
         this.data(buf.subarray(0, at));
         buf = buf.subarray(end + 1);
-        if (!this.env)
-          this.onFrame({ kind: 'X', nonce: '', pid: Number(x[1]), value: Number(x[2]) });
+        if (!this.env) {
+          this.onFrame({
+            kind: 'X',
+            nonce: '',
+            pid: Number(x[1]),
+            value: Number(x[2]),
+            ...nextOf(x[3]),
+          });
+        }
         continue;
       }
       if (!m) {
@@ -541,7 +565,13 @@ export class FrameScanner {
       }
       this.data(buf.subarray(0, at));
       buf = buf.subarray(end + 1);
-      const [, nonce, kind, payload] = m as unknown as [string, string, string, string?];
+      const [, nonce, kind, payload, next] = m as unknown as [
+        string,
+        string,
+        string,
+        string?,
+        string?,
+      ];
       if (kind === 'V') {
         this.env = [];
         this.envNonce = nonce;
@@ -551,7 +581,9 @@ export class FrameScanner {
         }
         this.env = undefined;
       } else {
-        this.onFrame({ kind: kind as 'S' | 'E' | 'Z', nonce, value: Number(payload ?? '') });
+        const value = Number(payload ?? '');
+        if (kind === 'S') this.onFrame({ kind, nonce, value });
+        else this.onFrame({ kind: kind as 'E' | 'Z', nonce, value, ...nextOf(next) });
       }
     }
   }
@@ -587,12 +619,14 @@ export interface LogRead {
  * it started): the data up to its end frame, minus frames. Past a gap the end of the log is
  * searched for its end; if a frame of another command comes first there, its end lies in the gap
  * and stays unknown (the tail is dropped). The gap holds only output: a command's frames are at its
- * start (`S`) and its end.
+ * end (and, for a wrapped exec or a session command of an older version, `S` at its start).
  */
 export function parseSessionLogs(
   nonce: string,
   out: Buffer | LogRead,
   err: Buffer | LogRead,
+  /** The command's pid when known before it ran (a session command; a wrapped exec names it in S). */
+  pid?: number,
 ): SessionOutput {
   const scan = (buf: Buffer, pid: number | undefined, strict: boolean) => {
     const data: Buffer[] = [];
@@ -619,7 +653,7 @@ export function parseSessionLogs(
     if (t.foreign) return { ...h, tail: undefined };
     return { ...h, end: t.end, tail: { skipped: tail.skipped, data: t.data } };
   };
-  const o = read(out);
+  const o = read(out, pid);
   // stderr has no S frame: its end is its Z frame, or the X frame of the pid stdout named.
   const e = read(err, o.pid);
   const ended = o.end !== undefined && e.end !== undefined;
