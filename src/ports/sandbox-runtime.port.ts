@@ -170,6 +170,12 @@ export interface SessionCommandInfo {
    */
   pid?: number;
   /**
+   * A session command's number in its session (1 for the first): the session shell's `X` frame
+   * (a leader's death) names the last request that leader took. Absent in records written before
+   * it was kept.
+   */
+  seq?: number;
+  /**
    * The command is an exec of its own behind a journaling wrapper (argv or `fresh`), with the
    * logs to itself: it has no process group of its own, so only its marker finds it.
    */

@@ -186,59 +186,91 @@ for (const [shellName, image, shellSetting] of VARIANTS) {
         expect(tricky.exitCode).toBe(0);
       });
 
-      it("the session shell reports a command's end only when the command could not", async () => {
-        // The child reported its end (Z on both streams): no X frame follows in the log.
+      it("a command's leader reports its end; the session shell only a dead leader's", async () => {
+        // The leader writes the end after its command's shell is gone (Z on both streams), also
+        // for a command that replaced its shell: no X frame follows in the log.
         const plain = await logged('echo plain');
         expect(plain.result).toMatchObject({ exitCode: 0, stdout: 'plain\n' });
         expect(plain.log).toContain(`oct:${plain.info.nonce}:Z:0`);
-        // The next command (the log reader above) has run since, so the session shell is done with it.
         expect(plain.log).not.toContain('oct:x:X:');
         const replaced = await logged('exec sh -c "exit 5"');
         expect(replaced.result.exitCode).toBe(5);
-        expect(replaced.log).not.toContain(`oct:${replaced.info.nonce}:Z`);
-        expect(replaced.log).toMatch(new RegExp(`oct:x:X:${replaced.info.pid}:5:\\d+${RS}`));
-      });
-
-      it('caps output per stream, keeping head and tail and the full byte count', async () => {
-        const r = await rt.exec(taskId, {
-          command: {
-            shell: 'i=0; while [ $i -lt 2000 ]; do echo "line $i"; i=$((i+1)); done; echo e >&2',
-          },
+        expect(replaced.log).toContain(`oct:${replaced.info.nonce}:Z:5`);
+        expect(replaced.log).not.toContain('oct:x:X:');
+        // A command whose shell is killed (not its leader): the leader reports the status, and
+        // nothing of its own on the command's stderr (bash would report a job).
+        const shot = await logged("sh -c 'kill -9 $PPID'; echo not reached");
+        expect(shot.result).toMatchObject({ exitCode: 137, stdout: '', stderr: '' });
+        expect(shot.log).toContain(`oct:${shot.info.nonce}:Z:137`);
+        // A command that kills its leader ($$) ends with the leader's status, reported by the
+        // session shell (X, naming the leader and the request), which kills the leader's group
+        // and hands the next command to the spare leader, which the X names.
+        const killed = await logged('kill -s TERM $$; sleep 5; echo not reached');
+        expect(killed.result).toMatchObject({ exitCode: 143, stdout: '' });
+        expect(killed.log).not.toContain(`oct:${killed.info.nonce}:Z`);
+        const x = new RegExp(`oct:x:X:${killed.info.pid}:143:(\\d+):${killed.info.seq}${RS}`);
+        expect(killed.log).toMatch(x);
+        const next = await logged('echo $$');
+        expect(next.result.stdout).toBe(`${next.info.pid}\n`);
+        expect(next.info.pid).toBe(Number(x.exec(killed.log)![1]));
+        expect(next.info.pid).not.toBe(killed.info.pid);
+        expect((await sh('kill 0; sleep 5; echo not reached')).exitCode).toBe(143);
+        expect((await sh('echo after')).stdout).toBe('after\n');
+        // A leader's group killed from outside while idle (as a timeout's kill that comes just
+        // after its command ended): the next command goes to the spare, and reports its group.
+        const idle = await logged('echo $$');
+        await rt.exec(taskId, {
+          command: ['sh', '-c', 'kill -s KILL -- "-$1"', 'sh', `${idle.info.pid}`],
           timeoutMs: 10_000,
           outputCapBytes: 1024,
         });
-        expect(r.truncated).toBe(true);
-        expect(r.stdoutBytes).toBe(
-          Array.from({ length: 2000 }, (_, i) => `line ${i}\n`).join('').length,
-        );
-        expect(r.stdout.startsWith('line 0\n')).toBe(true);
-        expect(r.stdout.endsWith('line 1999\n')).toBe(true);
-        expect(r.stdout).toContain('bytes omitted');
-        expect(r.stderr).toBe('e\n');
+        const started = await rt.startExec(taskId, {
+          command: { shell: 'echo $$; echo e >&2' },
+          timeoutMs: 10_000,
+          outputCapBytes: 1 << 20,
+        });
+        expect(await started.result).toMatchObject({ exitCode: 0, stderr: 'e\n' });
+        expect((await started.result).stdout).toBe(`${started.pid()}\n`);
+        expect(started.pid()).not.toBe(idle.info.pid);
+        expect((await sh('echo fine')).stdout).toBe('fine\n');
       });
 
-      it('a timeout kills the command and what it started, and the session lives on', async () => {
-        await sh('cd /tmp && export KEEP=1');
-        const t0 = Date.now();
-        const r = await sh('sleep 300 & sleep 301; echo never', { timeoutMs: 800 });
-        expect(r.timedOut).toBe(true);
-        expect(r.exitCode).toBeNull();
-        expect(r.stdout).toBe('');
-        expect(Date.now() - t0).toBeLessThan(8_000);
-        expect(await processes()).not.toMatch(/sleep 30[01]/);
-        // A busy loop of shell builtins (no exec, so no marker) is killed by its process group.
-        const loop = await sh('while :; do :; done', { timeoutMs: 500 });
+      it('consecutive commands share a leader ($$) until one leaves a process behind', async () => {
+        const pid = async (shell: string) => {
+          const started = await rt.startExec(taskId, {
+            command: { shell },
+            timeoutMs: 10_000,
+            outputCapBytes: 1 << 20,
+          });
+          const r = await started.result;
+          expect(r.exitCode).toBe(0);
+          // The pid known (and journaled) when the command was sent is the command's $$.
+          expect(r.stdout.split('\n')[0]).toBe(`${started.session!.pid}`);
+          return started.session!.pid!;
+        };
+        const a = await pid('echo $$');
+        expect(await pid('echo $$; ls / >/dev/null; true | cat')).toBe(a);
+        expect(await pid('echo $$')).toBe(a);
+        // A process left running must never share a group with a later command: its leader
+        // retires, and the next command runs in another group.
+        const b = await pid('echo $$; sleep 30 >/dev/null 2>&1 & echo $! >/tmp/.bg');
+        expect(b).toBe(a);
+        const c = await pid('echo $$');
+        expect(c).not.toBe(a);
+        // ... so a later command's timeout (which kills its own group) leaves it running.
+        const loop = await sh('while :; do :; done', { timeoutMs: 300 });
         expect(loop.timedOut).toBe(true);
-        expect(await processes()).not.toMatch(/while/);
-        // Same session state as before the timeouts.
-        expect((await sh('pwd; echo $KEEP')).stdout).toBe('/tmp\n1\n');
-        await sh('cd /workspace');
+        expect((await sh('kill "$(cat /tmp/.bg)" && echo was running')).stdout).toBe(
+          'was running\n',
+        );
+        await sh('rm -f /tmp/.bg');
       });
 
-      it("a command that clobbers the variable naming the next child leaves the next command's group killable", async () => {
-        // Its end names no next child: its session is retired, so the next command (sequential:
-        // the first idle session) never runs with its process group unknown.
-        expect(await sh('unset __oct_nx; echo ok')).toMatchObject({ exitCode: 0, stdout: 'ok\n' });
+      it("a command that clobbers the protocol's variables leaves the next command's group killable", async () => {
+        // The command runs in a subshell of its leader: what it sets or unsets stays there.
+        expect(
+          await sh('unset __oct_w __oct_rc __oct_k __oct_sp; __oct_mp=/nope; echo ok'),
+        ).toMatchObject({ exitCode: 0, stdout: 'ok\n' });
         const loop = await sh('while :; do echo x >>/tmp/.count; done', { timeoutMs: 500 });
         expect(loop.timedOut).toBe(true);
         // A loop still running would go on growing the file.

@@ -109,11 +109,17 @@ describeDocker('docker sandboxes are hardened and contained (real engine)', () =
     expect(r.timedOut).toBe(true);
     expect(maxLag).toBeLessThan(1000);
     // Afterwards the sandbox is usable and the bomb is gone.
-    // (The session's own processes — its shell, two output tees, the waiting next child — stay.)
+    // (The session's own processes stay: its shell, two output tees, and two leaders, each with
+    // its waiting command shell.)
     const after = await sh(taskId, 'ps -o args | grep -c "[s]leep 60"');
-    expect(after.stdout.trim()).toBe('0');
+    // On failure, the processes left (and the bomb's result) show in the diff.
+    const left =
+      after.stdout.trim() === '0'
+        ? '0'
+        : `${after.stdout}${JSON.stringify(r)}\n${(await sh(taskId, 'ps -o pid,ppid,pgid,stat,args')).stdout}`;
+    expect(left).toBe('0');
     const all = await sh(taskId, 'ps -o pid,comm | wc -l');
-    expect(Number(all.stdout.trim())).toBeLessThan(12);
+    expect(Number(all.stdout.trim())).toBeLessThan(14);
   });
 
   it('reports a memory hog as OOM-killed and keeps the sandbox', async () => {

@@ -57,39 +57,54 @@ function fakeSession() {
 }
 
 describe('exec session frames (scripted stream)', () => {
-  it("knows each command's pid before it runs: the first from the start, the next from each end", async () => {
+  it("knows each command's leader before it runs: from the start, then from each end", async () => {
     const f = fakeSession();
     const s = await f.open();
-    const run = async (shell: string, end: (nonce: string) => void) => {
+    const run = async (shell: string, end: (nonce: string, seq: number) => void) => {
       const cmd = s.start(
         { command: { shell }, timeoutMs: 5_000, outputCapBytes: 1024 },
         undefined,
       );
       const pid = cmd.pid();
       expect(cmd.info.pid).toBe(pid);
-      end(/set -- '([0-9a-f]{32})'/.exec(f.written.at(-1)!)![1]!);
-      return { pid, result: (await cmd.finished).result };
+      end(/set -- '([0-9a-f]{32})'/.exec(f.written.at(-1)!)![1]!, cmd.info.seq!);
+      return { pid, seq: cmd.info.seq, result: (await cmd.finished).result, live: cmd.pid() };
     };
+    // The leader stays (its end names itself) ...
     const first = await run('echo hi', (n) => {
-      f.send('out', `hi\n${RS}oct:${n}:Z:0:42${RS}`);
+      f.send('out', `hi\n${RS}oct:${n}:Z:0:41${RS}`);
       f.send('err', `${RS}oct:${n}:Z:0${RS}`);
     });
-    expect(first).toMatchObject({ pid: 41, result: { exitCode: 0, stdout: 'hi\n' } });
-    expect(s.knowsNextPid).toBe(true);
-    // Killed: the session shell's X names the next child.
-    const second = await run('sleep 9', () => {
-      f.send('out', `${RS}oct:x:X:42:137:43${RS}`);
-      f.send('err', `${RS}oct:x:X:42:137:43${RS}`);
-    });
-    expect(second).toMatchObject({ pid: 42, result: { exitCode: 137 } });
-    // An end that names no next child (the command clobbered the child's variable): the next
-    // command's pid is unknown, and the session says so (the pool retires it).
-    const third = await run('echo 3', (n) => {
-      f.send('out', `${RS}oct:${n}:Z:0:${RS}`);
+    expect(first).toMatchObject({ pid: 41, seq: 1, result: { exitCode: 0, stdout: 'hi\n' } });
+    // ... or retires (the command left a process behind): the end names the spare.
+    const second = await run('sleep 9 &', (n) => {
+      f.send('out', `${RS}oct:${n}:Z:0:42${RS}`);
       f.send('err', `${RS}oct:${n}:Z:0${RS}`);
     });
-    expect(third).toMatchObject({ pid: 43, result: { exitCode: 0 } });
-    expect(s.knowsNextPid).toBe(false);
+    expect(second).toMatchObject({ pid: 41, seq: 2, result: { exitCode: 0 } });
+    // Killed: the session shell's X (leader, status, next leader, request) ends it; a V cut
+    // short by the kill is dropped.
+    const third = await run('export A=1; sleep 9', (n, seq) => {
+      f.send('out', `${RS}oct:${n}:V${RS}export A='1'\n`);
+      f.send('out', `${RS}oct:x:X:42:137:43:${seq}${RS}`);
+      f.send('err', `${RS}oct:x:X:42:137:43:${seq}${RS}`);
+    });
+    expect(third).toMatchObject({ pid: 42, seq: 3, result: { exitCode: 137 } });
+    // A leader killed after its command's end (a late kill), before it took the next command:
+    // the session shell sends that command to the next leader, and its X (naming the earlier
+    // request) says which.
+    const fourth = await run('echo 4', (n, seq) => {
+      f.send('out', `${RS}oct:x:X:43:137:44:${seq - 1}${RS}`);
+      f.send('err', `${RS}oct:x:X:43:137:44:${seq - 1}${RS}`);
+      f.send('out', `4\n${RS}oct:${n}:Z:0:44${RS}`);
+      f.send('err', `${RS}oct:${n}:Z:0${RS}`);
+    });
+    expect(fourth).toMatchObject({ pid: 43, live: 44, result: { exitCode: 0, stdout: '4\n' } });
+    const fifth = await run('echo 5', (n) => {
+      f.send('out', `${RS}oct:${n}:Z:0:44${RS}`);
+      f.send('err', `${RS}oct:${n}:Z:0${RS}`);
+    });
+    expect(fifth).toMatchObject({ pid: 44, seq: 5 });
     s.close();
   });
 

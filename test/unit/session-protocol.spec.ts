@@ -124,6 +124,31 @@ describe('exec session protocol', () => {
     ]);
   });
 
+  it("tells a leader's death for this command from one before it took it (request numbers)", () => {
+    // Leader 9 died with request 4 (this command): its end.
+    const mine = Buffer.from(`a\x1eoct:x:X:9:143:12:4\x1e`);
+    expect(parseSessionLogs(N, mine, Buffer.from(`\x1eoct:x:X:9:143:12:4\x1e`), 9, 4)).toEqual({
+      stdout: Buffer.from('a'),
+      stderr: Buffer.alloc(0),
+      exitCode: 143,
+      pid: 9,
+    });
+    // Leader 9 died idle after request 3 (a late kill): request 4 went to leader 12, whose
+    // end (Z) this is; the pid is the group that ran it.
+    const rerouted = Buffer.from(`\x1eoct:x:X:9:137:12:3\x1eb\x1eoct:${N}:Z:0:12\x1e`);
+    const err = Buffer.from(`\x1eoct:x:X:9:137:12:3\x1e\x1eoct:${N}:Z:0\x1e`);
+    expect(parseSessionLogs(N, rerouted, err, 9, 4)).toEqual({
+      stdout: Buffer.from('b'),
+      stderr: Buffer.alloc(0),
+      exitCode: 0,
+      pid: 12,
+    });
+    // Still running there: no end, and the pid to kill is the new leader's.
+    const running = parseSessionLogs(N, rerouted.subarray(0, 24), err.subarray(0, 22), 9, 4);
+    expect(running).toMatchObject({ pid: 12 });
+    expect(running.exitCode).toBeUndefined();
+  });
+
   it("ends a command at its child's Z frame on both streams, before the shell's X", () => {
     const out = Buffer.from(
       `\x1eoct:${N}:S:9\x1ehi\n\x1eoct:${N}:V\x1eexport A='1'\x1eoct:${N}:W\x1e\x1eoct:${N}:Z:3\x1eafter\x1eoct:x:X:9:3\x1e`,

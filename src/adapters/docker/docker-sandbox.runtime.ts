@@ -59,6 +59,22 @@ const READ_LOG_SCRIPT = [
   'fi',
 ].join('\n');
 
+/**
+ * Exits 0 while the session command of leader `$1` runs: a process that is `$1` or its child and
+ * does not hold fd 5 (the session's stdin, which the leader and its idle shell hold and a
+ * command's shell closes once it has read its request). A zombie counts as running (its leader
+ * reaps it at once).
+ */
+const RUNS_SCRIPT = [
+  'for p in /proc/[0-9]*; do',
+  '  read -r l <"$p/stat" 2>/dev/null || continue',
+  '  i=${l%% *}; l=${l##*) }; set -- "$1" $l',
+  '  if [ "$i" = "$1" ] || [ "$3" = "$1" ]; then [ -e "$p/fd/5" ] || exit 0; fi',
+  '  set -- "$1"',
+  'done',
+  'exit 1',
+].join('\n');
+
 interface ResolvedUser {
   spec: string;
   ids: UserIds | null;
@@ -530,17 +546,25 @@ export class DockerSandboxRuntime implements SandboxRuntime {
       return { head, tail, size };
     };
     const [out, err] = await Promise.all([read('out', info.outStart), read('err', info.errStart)]);
-    const logs = parseSessionLogs(info.nonce, out, err, info.pid);
+    const logs = parseSessionLogs(info.nonce, out, err, info.pid, info.seq);
     if (logs.exitCode !== undefined) return logs;
     if (out.size < this.logMaxBytes && err.size < this.logMaxBytes) return logs;
     // A log is full: the end will never be written to it. Whether the command is over is asked
-    // of the process that ran it (the command's shell, or the wrapper that waits for it).
+    // of the process that runs it: the wrapper that waits for a wrapped exec; for a session
+    // command, its shell, a child of its leader that no longer holds the session's stdin (fd 5:
+    // the leader and its idle shell do), or (records of older versions) the pid itself.
     const pid = logs.pid;
     const alive =
       pid === undefined ||
       (
         await runExec(this.client, container, {
-          command: ['sh', '-c', 'kill -0 "$1" 2>/dev/null', 'sh', `${pid}`],
+          command: [
+            'sh',
+            '-c',
+            info.wrapped ? 'kill -0 "$1" 2>/dev/null' : RUNS_SCRIPT,
+            'sh',
+            `${pid}`,
+          ],
           timeoutMs: 30_000,
           outputCapBytes: 1024,
           fresh: true,

@@ -49,6 +49,8 @@ export interface SessionState {
 
 interface Running {
   nonce: string;
+  /** The command's number in its session (0 for the session's start). */
+  seq: number;
   out: CappedOutput;
   err: CappedOutput;
   onOutput?: ExecOutputListener;
@@ -72,8 +74,9 @@ export interface SessionCommand {
 
 /**
  * One persistent shell in a sandbox: a `docker exec` of `/bin/sh` with stdin attached, speaking
- * the protocol of `session-protocol.ts`. Runs one command at a time; each command is a child in
- * its own process group (setsid), so a timeout kills that group and the session lives on.
+ * the protocol of `session-protocol.ts`. Runs one command at a time, each in a process group
+ * (setsid) that holds nothing of an earlier command, so a timeout kills that group and the session
+ * lives on.
  */
 export class ExecSession {
   busy = false;
@@ -88,12 +91,14 @@ export class ExecSession {
   errBytes = 0;
   private hasSetsid = false;
   /**
-   * The pid of the child that gets this session's next command (its process group id with
-   * setsid), as the last end frame named it; undefined when none did (then the session is retired).
+   * The pid of the leader that takes this session's next command (its process group id with
+   * setsid), as the start frame (E) or the last take-over (A) named it.
    */
-  private nextPid?: number;
+  private leaderPid?: number;
+  /** Commands sent so far (the session shell counts the requests it reads the same way). */
+  private seq = 0;
   /**
-   * How children read a request: sourced from /proc (busybox ash, dash), with bash's `read -N`
+   * How a command's shell reads a request: sourced from /proc (busybox ash, dash), with bash's `read -N`
    * (bash), or line by line with `read` (any other shell, or no /proc).
    */
   readMode: 'source' | 'read-n' | 'line' = 'line';
@@ -110,7 +115,7 @@ export class ExecSession {
 
   /**
    * Starts the shell and waits for its first report (pid, environment, setsid). `source: false`
-   * makes children read requests with `read`, as in a sandbox without /proc (for tests).
+   * makes commands' shells read requests with `read`, as in a sandbox without /proc (for tests).
    * `shell` (OPENCODE_SANDBOX_SHELL): the session shell and its commands' shells are /bin/sh
    * (`sh`, the default), bash (`bash`; the session fails to start where the image has none), or
    * bash where the image has it, else /bin/sh (`auto`).
@@ -196,11 +201,13 @@ export class ExecSession {
     cap = 64 * 1024,
     onOutput?: ExecOutputListener,
     pid?: number,
+    seq = 0,
   ): { state: Running; finished: Promise<void> } {
     let done!: () => void;
     const finished = new Promise<void>((r) => (done = r));
     const state: Running = {
       nonce,
+      seq,
       out: new CappedOutput(cap),
       err: new CappedOutput(cap),
       onOutput,
@@ -222,11 +229,19 @@ export class ExecSession {
 
   private onFrame(stream: 'stdout' | 'stderr', f: Frame): void {
     const c = this.current;
+    if (f.kind === 'X' && f.next !== undefined && f.pid === this.leaderPid) {
+      // A leader died: the next command goes to the one the X names.
+      this.leaderPid = f.next;
+    }
     if (!c) return;
     if (f.kind === 'X') {
-      // The session shell saw a child end: the end of the command that child ran, when the
-      // child did not report one (killed, or it replaced its shell).
       if (c.pid === undefined || f.pid !== c.pid) return;
+      if (f.seq !== undefined && f.seq !== c.seq) {
+        // It died after an earlier command's end (a late kill), before it took this one, which
+        // the session shell then sent to the next leader.
+        if (f.next !== undefined && f.seq < c.seq) c.pid = f.next;
+        return;
+      }
     } else if (f.nonce !== c.nonce) return;
     if (f.kind === 'S') c.pid = f.value;
     else if (f.kind === 'V') c.env = posixExports(f.text);
@@ -235,7 +250,7 @@ export class ExecSession {
         if (c.outEnded) return;
         c.rc = f.value;
         c.outEnded = true;
-        this.nextPid = f.next;
+        if (f.next !== undefined) this.leaderPid = f.next;
       } else c.errEnded = true;
       if (c.outEnded && c.errEnded) c.done();
     }
@@ -262,8 +277,8 @@ export class ExecSession {
     const nonce = randomBytes(16).toString('hex');
     const marker = randomUUID();
     const started = Date.now();
-    const pid = this.nextPid;
-    this.nextPid = undefined;
+    const pid = this.leaderPid;
+    const seq = ++this.seq;
     const info: SessionCommandInfo = {
       sessionDir: this.dir,
       nonce,
@@ -271,8 +286,9 @@ export class ExecSession {
       outStart: this.outBytes,
       errStart: this.errBytes,
       ...(pid !== undefined ? { pid } : {}),
+      seq,
     };
-    const { state: r, finished } = this.track(nonce, req.outputCapBytes, onOutput, pid);
+    const { state: r, finished } = this.track(nonce, req.outputCapBytes, onOutput, pid, seq);
     const unset = state ? [...this.baseNames].filter((n) => !state.names.has(n)) : [];
     let lost: string | undefined;
     const onDeath = (why: string) => (lost = why);
@@ -359,11 +375,6 @@ export class ExecSession {
         await kill();
       },
     };
-  }
-
-  /** False when the last command's end did not name the next child (then retire the session). */
-  get knowsNextPid(): boolean {
-    return this.nextPid !== undefined;
   }
 
   /** Ends an idle shell and removes its logs. */

@@ -90,8 +90,7 @@ class TaskSessions {
     // Logs past their bound are removed with their session: each command starts with room in
     // its log (a capped log keeps nothing more, its commands' ends included).
     const big = s.outBytes + s.errBytes > SESSION_LOG_MAX_BYTES;
-    // A session that does not know its next child's pid could not kill that command's group.
-    if (s.alive && (big || !s.knowsNextPid || Math.max(s.outBytes, s.errBytes) > this.retireAt)) {
+    if (s.alive && (big || Math.max(s.outBytes, s.errBytes) > this.retireAt)) {
       s.retire();
     }
     if (!s.alive) this.drop(s);

@@ -2,33 +2,33 @@ import type { SessionOutput, SessionOutputTail } from '../../ports/sandbox-runti
 
 /**
  * The wire protocol of a persistent exec session: one long-lived `/bin/sh` (a `docker exec` with
- * stdin attached) that keeps the next two commands' child shells started ahead, each a `setsid sh`
- * (its own session and process group) waiting on its gate, so the ~1 ms of `setsid` + `exec sh`
- * is paid while idle, not while the caller waits.
+ * stdin attached), the session shell, which keeps two leaders started ahead, each a `setsid sh`
+ * (its own session and process group): the active one and a spare. A leader forks each command's
+ * shell ahead (a subshell: no exec), which waits on the leader's gate; the leader stays for the
+ * next command while its group holds nothing but itself after a command, and retires otherwise
+ * (then the spare takes over), so a command never shares its group with a process an earlier one
+ * left running, and the ~1 ms of `setsid` + `exec sh` is paid only when a leader retires or dies.
  *
- * Input: a line with the request's length in bytes, read by the session shell (which then opens
- * the gate of the next child and passes the line on to it), then the request line, read once, by
- * that child only:
+ * Input: a line with the request's length in bytes, read by the session shell (which passes it
+ * on to the active leader's gate with the spare's pid), then the request line, read once, by the
+ * shell waiting on that gate only:
  * `set -- NONCE MARKER UNSET STATE WORKDIR ENVPRO ENVSAVE COMMAND STDIN REPORT`,
  * every value a POSIX single-quoted literal on one line ({@link oneLineQuote}: `'` becomes `'\''`,
- * a newline `'"$__N"'`; NUL is refused), evaluated by the child, which alone then evaluates the
+ * a newline `'"$__N"'`; NUL is refused), evaluated by that shell, which alone then evaluates the
  * command (`eval`). Quoting instead of base64 keeps the path free of forks (a `base64 -d` would
  * cost one per value); only a `stdin` is base64 (it may be binary) and decoded in the sandbox.
  *
  * Output: data flows unchanged; frames are `RS "oct:" … RS` where RS is 0x1e: `NONCE:V` …
- * `NONCE:W` the `export -p` text a command left (only when REPORT is set: see
- * {@link cannotChangeState}), `NONCE:Z:<rc>` its end as the child reports it on exit (on both
- * streams, after everything it wrote there, so all of both streams is known to have arrived), and
- * `x:X:<pid>:<rc>` the end as the session shell saw it (after the child is gone; the only end of
- * a command that was killed or replaced its shell with `exec`, and written only for such a
- * command: a child that wrote its Z frames then writes `z` to its gate, which the session shell
- * reads before it starts the next child, so a normal end costs no frames, relays or wakeups after
- * the command). A command's process (group) id is known before it is sent, so no frame at its
- * start: the children are started ahead, and the session's start frame (`E`) and each end (`Z` on
- * stdout, `X`) carry as a last field the pid of the child that gets the next command (`E:<f>:<pid>`,
- * `Z:<rc>:<pid>`, `X:<pid>:<rc>:<pid>`). The nonce is 128 random
- * bits fresh for every command, so output cannot end a frame by accident, and frames are found
- * anywhere in a chunk (output need not end in a newline).
+ * `NONCE:W` the `export -p` text a command left (written by its shell on exit, only when REPORT
+ * is set: see {@link cannotChangeState}), `NONCE:Z:<rc>` its end, written by the leader once the
+ * command's shell is gone (on both streams, after everything it wrote there, so all of both
+ * streams is known to have arrived; on stdout with the pid of the leader of the next command:
+ * `Z:<rc>:<pid>`), and `x:X:<pid>:<rc>:<next>:<seq>` a leader's death as the session shell saw it
+ * (the end of request `seq`, which that leader took, and the leader of the next command). A
+ * command's process (group) id is known before it is sent, so no frame at its start: the
+ * session's start frame (`E:<f>:<pid>`) names the first leader, and each end the next. The nonce
+ * is 128 random bits fresh for every command, so output cannot end a frame by accident, and
+ * frames are found anywhere in a chunk (output need not end in a newline).
  */
 export const RS = '\x1e';
 
@@ -44,25 +44,79 @@ export function oneLineQuote(s: string): string {
 }
 
 /**
- * The child: once its gate opens, reads one request from the session's stdin (fd 5), restores the
- * task's environment and directory, applies the call's env and workdir, evaluates the command, and
- * on exit reports the environment it leaves behind and its end. EOF on its gate (the session shell
- * is gone) ends it.
+ * A leader: started by the session shell with `setsid` (a process group of its own), it forks
+ * each command's shell ahead, a subshell W (no exec), and waits for it. W waits on the leader's
+ * gate, reads one request from the session's stdin (fd 5), tells the leader the command's nonce
+ * (marker FIFO), restores the task's environment and directory, applies the call's env and
+ * workdir, evaluates the command and, on exit, reports the environment it leaves behind (V…W).
+ * The leader then writes the command's end (Z, with W's exit status as `wait` gives it, on both
+ * streams, after everything W wrote there) and checks that its group holds no process but itself:
+ * then it tells the session shell `c` on its "done" FIFO and forks the next W; otherwise (the
+ * command left a process behind, which must never share a group with a later command) it says
+ * `r` and exits. EOF on the gate (the session shell is gone) ends W without a request, and then
+ * the leader.
  */
-function childScript(dir: string): string {
-  const g = (k: 0 | 1) => shellQuote(`${dir}/g${k}`);
+function leaderScript(dir: string): string {
+  const q = (name: string) => shellQuote(`${dir}/${name}`);
   return [
-    '__oct_dot=${__OCT_DOT-} __oct_g=${__OCT_GATE-0}; unset __OCT_BODY __OCT_DOT __OCT_GATE',
+    '__oct_dot=${__OCT_DOT-} __oct_k=${__OCT_GATE-0}; unset __OCT_BODY __OCT_DOT __OCT_GATE',
     "__N='\n'",
     `__oct_bye() { rm -rf -- ${shellQuote(dir)}; kill -s TERM "$PPID" 2>/dev/null; exit 0; }`,
-    // Our gate, read-only; the inherited read-write fds of both gates are closed, so the gate
-    // reads EOF when the session shell is gone, and this child ends.
-    `if [ "$__oct_g" = 0 ]; then __oct_gp=${g(0)}; else __oct_gp=${g(1)}; fi`,
-    'exec 6<"$__oct_gp" || exit 0',
-    'exec 7>&- 8>&-',
-    // The gate's line: the request's length in bytes (for `read -N`) and the pid of the child
-    // that gets the next request (this command's Z frame names it).
-    "IFS=' ' read -r __oct_len __oct_nx <&6 || exit 0",
+    // fds: 8 the "done" FIFO, of which this leader is the only writer (the session shell opened
+    // it read-write as 6 or 9 for it to inherit, then reopened it read-only), so the session
+    // shell reads EOF there once the leader is gone; 9 the leader's private marker FIFO; 7 its
+    // gate, read-only (the inherited read-write fds of both gates are replaced, so the gate reads
+    // EOF when the session shell is gone).
+    `if [ "$__oct_k" = 0 ]; then exec 8>&6; __oct_mp=${q('m0')} __oct_gp=${q('g0')}; else exec 8>&9; __oct_mp=${q('m1')} __oct_gp=${q('g1')}; fi`,
+    'exec 6>&- 9<>"$__oct_mp" 7<"$__oct_gp" || exit 0',
+    // The directory changes made here leave OLDPWD as the task's state has it (bash exports
+    // OLDPWD: a `cd` of ours would change the state the command sees and leaves).
+    '__oct_cd() { __oct_ho=${OLDPWD+x} __oct_o=${OLDPWD-}; cd -- "$1" 2>/dev/null; __oct_r=$?; if [ -n "$__oct_ho" ]; then OLDPWD=$__oct_o; else unset OLDPWD; fi; return $__oct_r; }',
+    // W's exit trap: reports the environment the command leaves (when asked to).
+    '__oct_save() {',
+    '  __oct_rc=$?; set +eu; trap - EXIT',
+    '  [ "$__oct_in" != /dev/null ] && rm -f -- "$__oct_in"',
+    '  [ -n "$__oct_rep" ] || exit "$__oct_rc"',
+    // bash also runs this trap when a signal ends the shell, with `$?` 0 and the command's
+    // redirections (3>&- 4>&-) still in place, and then dies of the signal: then nothing is
+    // reported. busybox ash and dash (the shells that source requests) do not: no check.
+    '  [ "$__oct_dot" = 1 ] || { printf \'\' >&3; } 2>/dev/null || exit "$__oct_rc"',
+    '  eval "$__oct_es"',
+    '  if [ -n "$__oct_wd" ] && [ "$PWD" = "$__oct_wdp" ]; then __oct_cd "$__oct_pcwd"; fi',
+    '  unset OPENCODE_EXEC_ID; __OCT_CWD=$PWD; export __OCT_CWD',
+    // bash started as bash (OPENCODE_SANDBOX_SHELL) prints `declare -x` outside POSIX mode.
+    `  [ -n "\${BASH_VERSION-}" ] && set -o posix; { printf '${RS}oct:%s:V${RS}' "$__oct_n"; export -p; printf '${RS}oct:%s:W${RS}' "$__oct_n"; } >&3`,
+    '  exit "$__oct_rc"',
+    '}',
+    // Whether this group holds no process but the leader (zombies aside). The newest pid in
+    // /proc/loadavg is W's own when nothing was started since: one read. Otherwise every
+    // process's stat is read; then the pids started during that scan (pids grow until they wrap
+    // around) are read too, and a process started during that last read counts as not clean, so
+    // a process that forks and exits during the scan cannot hide.
+    '__oct_ours() {',
+    '  read -r __oct_l <"$1" || return 1',
+    '  [ "${__oct_l%% *}" = "$$" ] && return 1',
+    '  __oct_l=${__oct_l##*) }; set -- $__oct_l',
+    '  [ "$3" = "$$" ] && [ "$1" != Z ]',
+    '}',
+    '__oct_clean() {',
+    '  read -r __oct_l </proc/loadavg || return 1',
+    '  __oct_p0=${__oct_l##* }; [ "$__oct_p0" = "$__oct_w" ] && return 0',
+    '  for __oct_f in /proc/[0-9]*/stat; do __oct_ours "$__oct_f" && return 1; done',
+    '  read -r __oct_l </proc/loadavg || return 1',
+    '  __oct_p1=${__oct_l##* }; [ "$__oct_p1" = "$__oct_p0" ] && return 0',
+    '  [ "$__oct_p1" -gt "$__oct_p0" ] && [ $((__oct_p1 - __oct_p0)) -le 64 ] || return 1',
+    '  while [ "$__oct_p0" -lt "$__oct_p1" ]; do',
+    '    __oct_p0=$((__oct_p0 + 1)); __oct_ours "/proc/$__oct_p0/stat" && return 1',
+    '  done',
+    '  read -r __oct_l </proc/loadavg && [ "${__oct_l##* }" = "$__oct_p1" ]',
+    '}',
+    'while :; do',
+    '  (',
+    '    exec 8>&-; set --',
+    // The gate's line: the request's length in bytes (for `read -N`)
+    // and the pid of the spare leader, which takes the next command if this one retires.
+    '    read -r __oct_len __oct_sp <&7 || exit 0',
     // `read` takes a pipe byte by byte (~1.5 µs a byte in busybox, ~0.5 µs and a system call a
     // byte in bash), so the request is read in blocks where the shell can:
     // - busybox ash and dash, where /proc shows fd 5 (`__oct_dot` 1): the request is sourced (`.`
@@ -71,52 +125,48 @@ function childScript(dir: string): string {
     // - bash (n): `.` would read to the end of the pipe (it never ends), but `read -N` takes the
     //   given count in blocks: bytes, not characters, under LC_ALL=C (for this builtin only);
     // - any other shell: line by line with `read`.
-    'if [ "$__oct_dot" = 1 ]; then . /proc/self/fd/5',
-    'elif [ "$__oct_dot" = n ]; then LC_ALL=C IFS= read -r -N "$__oct_len" __oct_req <&5 && eval "$__oct_req"',
-    'else IFS= read -r __oct_req <&5 && eval "$__oct_req"; fi',
-    'exec 5<&- 6<&-; unset __oct_req __oct_len __oct_g',
-    '[ $# -eq 10 ] || exit 0',
-    '__oct_n=$1 __oct_c=$8 __oct_wd=$5 __oct_es=$7 __oct_rep=${10} __oct_in=/dev/null',
-    'if [ -n "$9" ]; then __oct_in=/tmp/.opencode-stdin-$1; printf %s "$9" | base64 -d >"$__oct_in"; fi',
-    '[ -n "$3" ] && unset $3',
-    'eval "$4"',
-    // The directory changes made here leave OLDPWD as the task's state has it (bash exports
-    // OLDPWD: a `cd` of ours would change the state the command sees and leaves).
-    '__oct_cd() { __oct_ho=${OLDPWD+x} __oct_o=${OLDPWD-}; cd -- "$1" 2>/dev/null; __oct_r=$?; if [ -n "$__oct_ho" ]; then OLDPWD=$__oct_o; else unset OLDPWD; fi; return $__oct_r; }',
-    'if [ -n "${__OCT_CWD-}" ]; then __oct_cd "$__OCT_CWD" || printf \'opencode-tools: the session directory %s is gone; running in %s\\n\' "$__OCT_CWD" "$PWD" >&2; fi',
-    'unset __OCT_CWD',
-    '__oct_pcwd=$PWD',
-    'if [ -n "$__oct_wd" ]; then __oct_cd "$__oct_wd" || { printf \'opencode-tools: workdir %s: no such directory in the sandbox\\n\' "$__oct_wd" >&2; exit 126; }; fi',
-    '__oct_wdp=$PWD',
-    'eval "$6"',
-    'export OPENCODE_EXEC_ID="$2"',
-    '__oct_save() {',
-    '  __oct_rc=$?; set +eu; trap - EXIT',
-    '  [ "$__oct_in" != /dev/null ] && rm -f -- "$__oct_in"',
-    // bash also runs this trap when a signal ends the shell, with `$?` 0 and the command's
-    // redirections (3>&- 4>&-) still in place, and then dies of the signal. Then no end is
-    // reported here: the session shell reports the real one (X, 128 + the signal's number).
-    // busybox ash and dash (the shells that source requests) do not: no check, no system call.
-    '  [ "$__oct_dot" = 1 ] || { printf \'\' >&3; } 2>/dev/null || exit "$__oct_rc"',
-    '  eval "$__oct_es"',
-    '  if [ -n "$__oct_wd" ] && [ "$PWD" = "$__oct_wdp" ]; then __oct_cd "$__oct_pcwd"; fi',
-    '  unset OPENCODE_EXEC_ID; __OCT_CWD=$PWD; export __OCT_CWD',
-    // bash started as bash (OPENCODE_SANDBOX_SHELL) prints `declare -x` outside POSIX mode.
-    `  if [ -n "$__oct_rep" ]; then [ -n "\${BASH_VERSION-}" ] && set -o posix; { printf '${RS}oct:%s:V${RS}' "$__oct_n"; export -p; printf '${RS}oct:%s:W${RS}${RS}oct:%s:Z:%s:%s${RS}' "$__oct_n" "$__oct_n" "$__oct_rc" "$__oct_nx"; } >&3`,
-    `  else printf '${RS}oct:%s:Z:%s:%s${RS}' "$__oct_n" "$__oct_rc" "$__oct_nx" >&3; fi`,
+    '    if [ "$__oct_dot" = 1 ]; then . /proc/self/fd/5',
+    '    elif [ "$__oct_dot" = n ]; then LC_ALL=C IFS= read -r -N "$__oct_len" __oct_req <&5 && eval "$__oct_req"',
+    '    else IFS= read -r __oct_req <&5 && eval "$__oct_req"; fi',
+    '    [ $# -eq 10 ] || exit 0',
+    // The leader writes the end under this nonce.
+    '    printf \'%s %s\\n\' "$1" "$__oct_sp" >&9',
+    '    exec 5<&- 7<&- 9>&-; unset __oct_req __oct_len __oct_sp',
+    '    __oct_n=$1 __oct_c=$8 __oct_wd=$5 __oct_es=$7 __oct_rep=${10} __oct_in=/dev/null',
+    '    if [ -n "$9" ]; then __oct_in=/tmp/.opencode-stdin-$1; printf %s "$9" | base64 -d >"$__oct_in"; fi',
+    '    [ -n "$3" ] && unset $3',
+    '    eval "$4"',
+    '    if [ -n "${__OCT_CWD-}" ]; then __oct_cd "$__OCT_CWD" || printf \'opencode-tools: the session directory %s is gone; running in %s\\n\' "$__OCT_CWD" "$PWD" >&2; fi',
+    '    unset __OCT_CWD',
+    '    __oct_pcwd=$PWD',
+    '    if [ -n "$__oct_wd" ]; then __oct_cd "$__oct_wd" || { printf \'opencode-tools: workdir %s: no such directory in the sandbox\\n\' "$__oct_wd" >&2; exit 126; }; fi',
+    '    __oct_wdp=$PWD',
+    '    eval "$6"',
+    '    export OPENCODE_EXEC_ID="$2"',
+    '    trap __oct_save EXIT',
+    '    set --',
+    '    eval "$__oct_c" <"$__oct_in" 3>&- 4>&-',
+    '  ) &',
+    '  __oct_w=$!',
+    // (bash would report a shell killed by a signal as a job, on the command's stderr.)
+    '  wait "$__oct_w" 2>/dev/null; __oct_rc=$?',
+    // W's nonce and the spare's pid, if it took a request: read up to a sentinel written here
+    // (this leader holds the FIFO read-write), so the read never blocks.
+    "  __oct_n=; printf 's\\n' >&9",
+    '  while IFS= read -r __oct_l <&9 && [ "$__oct_l" != s ]; do __oct_n=$__oct_l; done',
+    '  [ -n "$__oct_n" ] || exit 0',
+    '  __oct_sp=${__oct_n#* } __oct_n=${__oct_n%% *}',
+    // The stdout end names the leader of the next command: this one, or the spare if this one
+    // retires (known before the end is sent, so no command is sent with its group unknown).
+    '  if __oct_clean 2>/dev/null; then __oct_nx=$$; else __oct_nx=$__oct_sp; fi',
+    `  printf '${RS}oct:%s:Z:%s:%s${RS}' "$__oct_n" "$__oct_rc" "$__oct_nx" >&3`,
     `  printf '${RS}oct:%s:Z:%s${RS}' "$__oct_n" "$__oct_rc" >&4`,
-    // Tells the session shell that both Z frames are out, so it writes no X for this end. Opened
-    // read-write: a write-only open would wait forever for a reader if the session shell is gone.
-    '  printf \'z\\n\' 2>/dev/null 1<>"$__oct_gp"',
-    '  exit "$__oct_rc"',
-    '}',
-    'trap __oct_save EXIT',
-    'set --',
-    'eval "$__oct_c" <"$__oct_in" 3>&- 4>&-',
+    "  if [ \"$__oct_nx\" = $$ ]; then printf 'c\\n' >&8; else printf 'r\\n' >&8; exit 0; fi",
+    'done',
   ].join('\n');
 }
 
-/** Where a session keeps its output logs in the sandbox (`out`, `err`, and the two FIFOs). */
+/** Where a session keeps its output logs in the sandbox (`out`, `err`, and its FIFOs). */
 export const SESSION_ROOT = '/tmp/.opencode-sessions';
 
 /**
@@ -156,13 +206,14 @@ export function cappedTee(
  * `out`/`err` files in the sandbox. The files are the durable record a restarted server reads a
  * still-running command's output from (Docker drains an exec's output when no client is attached,
  * so commands never block on a dead server). fds 3 and 4 are the FIFOs, 5 the session's stdin;
- * then the shell reports its environment (V), its pid (S) and whether `setsid` exists (E payload
- * 1 or 0), and starts the child loop. Nothing may be sent before that report arrives.
+ * then the shell reports its environment (V), its pid (S), how requests are read and whether
+ * `setsid` exists (E), and the first leader's pid (E), and starts its loop. Nothing may be sent
+ * before that report arrives.
  */
 export function bootstrapScript(
   nonce: string,
   dir: string,
-  /** false: children read requests with `read` even where /proc exists (tests the fallback). */
+  /** false: commands' shells read requests with `read` even where /proc exists (tests the fallback). */
   opts: { source?: boolean; logMaxBytes?: number } = {},
 ): string {
   const blocks = `${logBlocks(opts.logMaxBytes)}`;
@@ -174,17 +225,19 @@ export function bootstrapScript(
     '__oct_sh=${__OCT_SH:-sh}; unset __OCT_SH',
     // bash's `export -p` is `declare -x …` unless in POSIX mode: the state text stays POSIX.
     '[ -n "${BASH_VERSION-}" ] && set -o posix',
-    `mkdir -p ${d} && mkfifo ${d}/o ${d}/e ${d}/g0 ${d}/g1 || exit 97`,
+    `mkdir -p ${d} && mkfifo ${d}/o ${d}/e ${d}/g0 ${d}/g1 ${d}/d0 ${d}/d1 ${d}/m0 ${d}/m1 || exit 97`,
     cappedTee(`${d}/o`, `${d}/out`, 'stdout', blocks),
     cappedTee(`${d}/e`, `${d}/err`, 'stderr', blocks),
     // Read-write opens of FIFOs never block (a write-only open waits for the reader, and a signal
     // meanwhile fails it with EINTR).
     `exec 3<>${d}/o 4<>${d}/e 5<&0 7<>${d}/g0 8<>${d}/g1`,
-    'exec 1>&3 2>&4',
-    `__OCT_CHILD=${shellQuote(childScript(dir))}`,
+    // This shell's own messages (bash reports a killed leader as a job) go nowhere: its leaders
+    // are started with stdout and stderr on the FIFOs.
+    'exec 1>&3 2>/dev/null',
+    `__OCT_LEADER=${shellQuote(leaderScript(dir))}`,
     'if command -v setsid >/dev/null 2>&1; then __OCT_SETSID=setsid; else __OCT_SETSID=; fi',
-    // E's payload: 1 = setsid exists, + 2 = children source the request from /proc, + 4 = they
-    // read it with bash's `read -N` (see the child).
+    // E's payload: 1 = setsid exists, + 2 = commands' shells source the request from /proc, + 4 = they
+    // read it with bash's `read -N` (see the leader).
     '__oct_f=${__OCT_SETSID:+1}; __oct_f=${__oct_f:-0}',
     opts.source === false
       ? '__OCT_DOT='
@@ -193,41 +246,63 @@ export function bootstrapScript(
           'elif [ -n "${ZSH_VERSION-}${KSH_VERSION-}${YASH_VERSION-}" ]; then __OCT_DOT=',
           'elif [ -r /proc/self/fd/5 ]; then __OCT_DOT=1; __oct_f=$((__oct_f + 2)); else __OCT_DOT=; fi',
         ].join('\n'),
+    // Starts the leader of slot $1 (gate g$1, "done" FIFO d$1 on fd 6 or 9): the FIFO is opened
+    // read-write for the leader to inherit as its writer, then reopened read-only here (that open
+    // does not block: a writer exists), so this shell reads EOF there once the leader is gone.
+    // The leader's script travels in the environment, so `ps` shows `sh -c eval…`.
+    '__oct_lead() {',
+    `  if [ "$1" = 0 ]; then exec 6<>${d}/d0; else exec 9<>${d}/d1; fi`,
+    `  __OCT_BODY=$__OCT_LEADER __OCT_DOT=$__OCT_DOT __OCT_GATE=$1 $__OCT_SETSID $__oct_sh -c 'eval "$__OCT_BODY"' oct </dev/null >&3 2>&4 &`,
+    `  if [ "$1" = 0 ]; then exec 6<${d}/d0; else exec 9<${d}/d1; fi`,
+    '}',
     // One function, called on the last line: the shell has read all of this script before it
-    // reports (and so before any request arrives on the same stdin for a child to read).
+    // reports (and so before any request arrives on the same stdin for a command to read).
     '__oct_main() {',
     '  __OCT_CWD=$PWD; export __OCT_CWD',
     `  { printf '%sV${RS}' ${f}; export -p; printf '%sW${RS}' ${f}; } >&3`,
     '  unset __OCT_CWD',
-    // Two children are always started ahead, each waiting on its gate (FIFO g0 or g1, which
-    // only this shell holds open for writing): a child costs ~1 ms of CPU to start (fork, exec
-    // setsid, exec sh), and started two commands ahead it is ready however fast requests follow
-    // each other. A request's first line (its length) is read here, the rest by the child whose
-    // gate it opens, so one process at a time reads the session's stdin. When that child ends,
-    // its end is reported and the one after next started. The child's script travels in the
-    // environment, so `ps` shows `sh -c eval…`.
-    `  __oct_spawn() { __OCT_BODY=$__OCT_CHILD __OCT_DOT=$__OCT_DOT __OCT_GATE=$1 $__OCT_SETSID $__oct_sh -c 'eval "$__OCT_BODY"' oct </dev/null >&3 2>&4 & }`,
-    '  __oct_spawn 0; __oct_a=$!; __oct_spawn 1; __oct_b=$!; __oct_k=0',
-    // The stdout E frame also names the child that gets the first request: every command's
+    // Two leaders are always started ahead: the active one (a), which takes the next request,
+    // and a spare (b) that takes over when the active one retires or dies. A leader costs ~1 ms
+    // of CPU to start (fork, exec setsid, exec sh); a command on a leader that stays costs only
+    // the fork of a subshell. A request's first line (its length) is read here and passed on to
+    // the active leader's gate, the rest by its W, so one process at a time reads the session's
+    // stdin; then the leader's "done" FIFO says whether it stays (c) or retires (r); EOF there
+    // means it died (`kill $$`, `kill 0`, or a timeout's kill of its group). `__oct_q` counts
+    // requests: the X and A frames name the one they follow.
+    '  __oct_lead 0; __oct_a=$!; __oct_lead 1; __oct_b=$!; __oct_k=0; __oct_q=0',
+    // The stdout E frame also names the leader that takes the first request: every command's
     // process (group) id is known before it is sent.
     `  printf '%sS:%s${RS}%sE:%s:%s${RS}' ${f} "$$" ${f} "$__oct_f" "$__oct_a" >&3`,
     `  printf '%sE:0${RS}' ${f} >&4`,
     '  while :; do',
     '    IFS= read -r __oct_req <&5 || exit 0',
-    // The gate of the child this request goes to: fd 7 (g0) or 8 (g1). The line read here (the
-    // request's length) is passed on to it, with the pid of the child that gets the next one.
-    '    __oct_gw=$((7 + __oct_k)); printf \'%s %s\\n\' "$__oct_req" "$__oct_b" >&$__oct_gw',
-    '    wait "$__oct_a"; __oct_r=$?',
-    // Did the child report its end? It wrote `z` to its gate after its Z frames if so. The gate
-    // is read up to a sentinel written here (this shell holds it read-write, and no child reads
-    // it until the replacement below is started), so the read never blocks.
-    "    __oct_z=; printf 's\\n' >&$__oct_gw",
-    '    while IFS= read -r __oct_l <&$__oct_gw && [ "$__oct_l" != s ]; do [ "$__oct_l" = z ] && __oct_z=1; done',
-    '    if [ -z "$__oct_z" ]; then',
-    `      printf '${RS}oct:x:X:%s:%s:%s${RS}' "$__oct_a" "$__oct_r" "$__oct_b" >&3`,
-    `      printf '${RS}oct:x:X:%s:%s:%s${RS}' "$__oct_a" "$__oct_r" "$__oct_b" >&4`,
-    '    fi',
-    '    __oct_spawn $__oct_k; __oct_a=$__oct_b; __oct_b=$!; __oct_k=$((1 - __oct_k))',
+    '    __oct_q=$((__oct_q + 1))',
+    '    while :; do',
+    // The length line goes to the active leader's gate, with the spare's pid.
+    '      __oct_gw=$((7 + __oct_k))',
+    '      printf \'%s %s\\n\' "$__oct_req" "$__oct_b" >&$__oct_gw',
+    '      __oct_st=; IFS= read -r __oct_st <&$((6 + 3 * __oct_k))',
+    '      [ "$__oct_st" = c ] && break',
+    '      wait "$__oct_a"; __oct_r=$?',
+    // The gate still holds the line if no W took it (the leader died idle: a kill that came
+    // after its command's end): the request is still unread, and goes to the spare below. It is
+    // read up to a sentinel written here (this shell holds the gate read-write, and no leader
+    // reads it until the replacement below is started), so the read never blocks.
+    "      printf 's\\n' >&$__oct_gw; __oct_left=",
+    '      while IFS= read -r __oct_l <&$__oct_gw && [ "$__oct_l" != s ]; do __oct_left=1; done',
+    // The leader died (no `r`): its group is killed (a command's processes go with their
+    // leader, as `kill 0` would take them), and the end of the request it had taken reported
+    // (X: the leader, its status, the leader of the next command, the request's number).
+    '      if [ "$__oct_st" != r ]; then',
+    '        kill -s KILL -- "-$__oct_a" 2>/dev/null',
+    '        if [ -n "$__oct_left" ]; then __oct_e=$((__oct_q - 1)); else __oct_e=$__oct_q; fi',
+    `        printf '${RS}oct:x:X:%s:%s:%s:%s${RS}' "$__oct_a" "$__oct_r" "$__oct_b" "$__oct_e" >&3`,
+    `        printf '${RS}oct:x:X:%s:%s:%s:%s${RS}' "$__oct_a" "$__oct_r" "$__oct_b" "$__oct_e" >&4`,
+    '      fi',
+    // The spare takes over, and a new spare is started.
+    '      __oct_lead $__oct_k; __oct_a=$__oct_b; __oct_b=$!; __oct_k=$((1 - __oct_k))',
+    '      [ -n "$__oct_left" ] || break',
+    '    done',
     '  done',
     '}',
     '__oct_main',
@@ -246,7 +321,7 @@ export interface CommandSpec {
   env?: Record<string, string>;
   command: string;
   stdin?: Buffer;
-  /** The child sources the request (E payload bit 2): it ends with `return`. */
+  /** The command's shell sources the request (E payload bit 2): it ends with `return`. */
   sourced?: boolean;
   /** Report the environment the command leaves (`V`…`W`); false only where it cannot change it. */
   report: boolean;
@@ -255,9 +330,9 @@ export interface CommandSpec {
 const NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
 /**
- * The request for one command: a line the session shell reads (its signal to open the next
- * child's gate), then the request line that child reads. The first line is the request line's
- * length in bytes, which the child needs where it reads with `read -N` (bash).
+ * The request for one command: a line the session shell reads (and passes on to the
+ * active leader's gate), then the request line that leader's waiting shell reads. The first line is
+ * the request line's length in bytes, which that shell needs where it reads with `read -N` (bash).
  */
 export function commandLine(c: CommandSpec): string {
   const env = Object.entries(c.env ?? {});
@@ -333,7 +408,7 @@ function framed(request: string, sourced: boolean): string {
   return `${Buffer.byteLength(request)}\n${request}${sourced ? 'return\n' : ''}`;
 }
 
-/** Ends an idle session (its waiting child removes the logs and ends the shell). */
+/** Ends an idle session (the waiting command shell removes the logs and ends the session shell). */
 export const CLOSE_LINE = framed('__oct_bye\n', false);
 
 /**
@@ -481,23 +556,24 @@ export function posixExports(text: string): string {
 
 export type Frame =
   | { kind: 'S'; nonce: string; value: number }
-  /** A session's start (stdout: `next` is the pid of the child that gets the first command). */
+  /** A session's start (stdout: `next` is the pid of the leader that takes the first command). */
   | { kind: 'E'; nonce: string; value: number; next?: number }
   /**
-   * A command's end as its child reports it on exit: its exit status (stdout: and `next`, the pid
-   * of the child that gets the session's next command).
+   * A command's end as its leader reports it: its exit status (stdout: and `next`, the pid of the
+   * leader that takes the session's next command).
    */
   | { kind: 'Z'; nonce: string; value: number; next?: number }
   | { kind: 'V'; nonce: string; text: string }
   /**
-   * A child ended: its pid and exit status (no nonce: the session shell never sees one); `next`
-   * as in Z (a wrapped exec's X has none).
+   * A leader died, as the session shell saw it (no nonce: the session shell never sees one): its
+   * pid and exit status, `next` as in Z, and `seq`, the number of the last request it took (its
+   * command's number in the session). A wrapped exec's X has only pid and status.
    */
-  | { kind: 'X'; nonce: ''; pid: number; value: number; next?: number };
+  | { kind: 'X'; nonce: ''; pid: number; value: number; next?: number; seq?: number };
 
-/** A frame's optional last number (`next`), when present and not empty. */
-function nextOf(n: string | undefined): { next?: number } {
-  return n ? { next: Number(n) } : {};
+/** A frame's optional number, when present and not empty. */
+function optional(key: 'next' | 'seq', n: string | undefined): { next?: number; seq?: number } {
+  return n ? { [key]: Number(n) } : {};
 }
 
 /**
@@ -541,20 +617,29 @@ export class FrameScanner {
         return;
       }
       const body = buf.subarray(at + FrameScanner.HEAD.length, end).toString('latin1');
-      const x = /^x:X:(\d+):(-?\d+)(?::(\d*))?$/.exec(body);
+      const x = /^x:X:(\d+):(-?\d+)(?::(\d*)(?::(\d*))?)?$/.exec(body);
       const m = x ? null : /^([0-9a-f]{32}):([SEVWZ])(?::(-?\d*)(?::(\d*))?)?$/.exec(body);
       if (x) {
         this.data(buf.subarray(0, at));
         buf = buf.subarray(end + 1);
-        if (!this.env) {
-          this.onFrame({
-            kind: 'X',
-            nonce: '',
-            pid: Number(x[1]),
-            value: Number(x[2]),
-            ...nextOf(x[3]),
-          });
-        }
+        // A leader that dies kills its group: a command's shell killed while it reported its
+        // environment leaves a V without its W, whose report is dropped here.
+        this.env = undefined;
+        const [, pid, value, next, seq] = x as unknown as [
+          string,
+          string,
+          string,
+          string?,
+          string?,
+        ];
+        this.onFrame({
+          kind: 'X',
+          nonce: '',
+          pid: Number(pid),
+          value: Number(value),
+          ...optional('next', next),
+          ...optional('seq', seq),
+        });
         continue;
       }
       if (!m) {
@@ -583,7 +668,7 @@ export class FrameScanner {
       } else {
         const value = Number(payload ?? '');
         if (kind === 'S') this.onFrame({ kind, nonce, value });
-        else this.onFrame({ kind: kind as 'E' | 'Z', nonce, value, ...nextOf(next) });
+        else this.onFrame({ kind: kind as 'E' | 'Z', nonce, value, ...optional('next', next) });
       }
     }
   }
@@ -627,18 +712,24 @@ export function parseSessionLogs(
   err: Buffer | LogRead,
   /** The command's pid when known before it ran (a session command; a wrapped exec names it in S). */
   pid?: number,
+  /** A session command's number in its session (see the `X` and `A` frames). */
+  seq?: number,
 ): SessionOutput {
   const scan = (buf: Buffer, pid: number | undefined, strict: boolean) => {
     const data: Buffer[] = [];
     let end: number | undefined;
     let foreign = false;
+    const ours = (n: number | undefined) => seq === undefined || n === undefined || n === seq;
     const scanner = new FrameScanner(
       (c) => end === undefined && !foreign && data.push(Buffer.from(c)),
       (f) => {
         if (end !== undefined || foreign) return;
         if (f.kind === 'S' && f.nonce === nonce) pid = f.value;
         else if (f.kind === 'Z' && f.nonce === nonce) end = f.value;
-        else if (f.kind === 'X' && pid !== undefined && f.pid === pid) end = f.value;
+        else if (f.kind === 'X' && pid !== undefined && f.pid === pid && ours(f.seq)) end = f.value;
+        // The leader died after an earlier command's end, before it took this one: this one was
+        // sent to the leader the X names next.
+        else if (f.kind === 'X' && !strict && f.pid === pid && f.next !== undefined) pid = f.next;
         else if (strict && (f.kind === 'X' || f.nonce !== nonce)) foreign = true;
       },
     );
