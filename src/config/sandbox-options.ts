@@ -1,7 +1,7 @@
 import { isAbsolute, resolve } from 'node:path';
 import { ValidationError } from '../domain/errors';
 import { parseDuration } from '../domain/duration';
-import { NETWORK_POLICIES, type NetworkPolicy } from '../domain/task';
+import { MIN_PIDS, NETWORK_POLICIES, type NetworkPolicy } from '../domain/task';
 
 /** Operator settings of the Docker module: defaults, maximums and policies. */
 export interface SandboxOptions {
@@ -180,7 +180,7 @@ export function sandboxOptionsFromEnv(
   );
   v(
     'OPENCODE_SANDBOX_PIDS',
-    (r) => (out.defaults!.pids = num('OPENCODE_SANDBOX_PIDS', r, 8, true)),
+    (r) => (out.defaults!.pids = num('OPENCODE_SANDBOX_PIDS', r, MIN_PIDS, true)),
   );
   v(
     'OPENCODE_SANDBOX_MAX_CPUS',
@@ -192,7 +192,7 @@ export function sandboxOptionsFromEnv(
   );
   v(
     'OPENCODE_SANDBOX_MAX_PIDS',
-    (r) => (out.max!.pids = num('OPENCODE_SANDBOX_MAX_PIDS', r, 8, true)),
+    (r) => (out.max!.pids = num('OPENCODE_SANDBOX_MAX_PIDS', r, MIN_PIDS, true)),
   );
   v('OPENCODE_SANDBOX_NETWORKS', (r) => {
     out.allowedNetworks = r

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { NETWORK_POLICIES, TASK_MODES, TASK_STATUSES } from './task';
+import { MIN_PIDS, NETWORK_POLICIES, TASK_MODES, TASK_STATUSES } from './task';
 
 export const LIMITS = {
   nameMax: 200,
@@ -33,7 +33,11 @@ export const sandboxSpecSchema = z
           .int('must be a whole number of MiB')
           .min(6, 'must be at least 6 MiB')
           .optional(),
-        pids: z.number().int().min(8, 'must be at least 8').optional(),
+        pids: z
+          .number()
+          .int()
+          .min(MIN_PIDS, `must be at least ${MIN_PIDS} (an exec session alone takes 7)`)
+          .optional(),
       })
       .strict()
       .optional(),

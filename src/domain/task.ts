@@ -9,6 +9,13 @@ export type TaskMode = (typeof TASK_MODES)[number];
 export const NETWORK_POLICIES = ['none', 'internal', 'bridge'] as const;
 export type NetworkPolicy = (typeof NETWORK_POLICIES)[number];
 
+/**
+ * The smallest process limit a sandbox may have: its init and `sleep` (2), one exec session (its
+ * shell, two `tee`s, two leaders each with the shell of its next command: 7) and a few for the
+ * command itself.
+ */
+export const MIN_PIDS = 12;
+
 export type JsonObject = { [key: string]: unknown };
 
 /** Resource limits of a task's sandbox; unset fields take the operator defaults. */

@@ -45,6 +45,9 @@ for (const [shellName, image, shellSetting] of VARIANTS) {
           outputCapBytes: 1 << 20,
           ...extra,
         });
+      /** Starts a session command (its result settles later). */
+      const startSh = (shell: string) =>
+        rt.startExec(taskId, { command: { shell }, timeoutMs: 10_000, outputCapBytes: 1 << 20 });
       /** Processes in the sandbox other than init, sleep (PID 2) and the probe itself. */
       const processes = async () =>
         (
@@ -97,11 +100,7 @@ for (const [shellName, image, shellSetting] of VARIANTS) {
 
       /** Runs a session command and reads back the session's `out` log from where it started. */
       const logged = async (shell: string) => {
-        const started = await rt.startExec(taskId, {
-          command: { shell },
-          timeoutMs: 10_000,
-          outputCapBytes: 1 << 20,
-        });
+        const started = await startSh(shell);
         const result = await started.result;
         const info = started.session!;
         // base64: the log's frames would be read as frames (and dropped) if it came back raw.
@@ -224,11 +223,7 @@ for (const [shellName, image, shellSetting] of VARIANTS) {
           timeoutMs: 10_000,
           outputCapBytes: 1024,
         });
-        const started = await rt.startExec(taskId, {
-          command: { shell: 'echo $$; echo e >&2' },
-          timeoutMs: 10_000,
-          outputCapBytes: 1 << 20,
-        });
+        const started = await startSh('echo $$; echo e >&2');
         expect(await started.result).toMatchObject({ exitCode: 0, stderr: 'e\n' });
         expect((await started.result).stdout).toBe(`${started.pid()}\n`);
         expect(started.pid()).not.toBe(idle.info.pid);
@@ -237,11 +232,7 @@ for (const [shellName, image, shellSetting] of VARIANTS) {
 
       it('consecutive commands share a leader ($$) until one leaves a process behind', async () => {
         const pid = async (shell: string) => {
-          const started = await rt.startExec(taskId, {
-            command: { shell },
-            timeoutMs: 10_000,
-            outputCapBytes: 1 << 20,
-          });
+          const started = await startSh(shell);
           const r = await started.result;
           expect(r.exitCode).toBe(0);
           // The pid known (and journaled) when the command was sent is the command's $$.

@@ -107,6 +107,7 @@ describe('sandbox configuration from the environment', () => {
       { OPENCODE_SANDBOX_MAX_PIDS: 'lots' },
       /^OPENCODE_SANDBOX_MAX_PIDS: 'lots' is not a whole number/,
     ],
+    [{ OPENCODE_SANDBOX_PIDS: '8' }, /^OPENCODE_SANDBOX_PIDS: '8' is not a whole number >= 12/],
     [{ OPENCODE_SANDBOX_NETWORKS: 'host' }, /^OPENCODE_SANDBOX_NETWORKS: 'host' is not one of/],
     [
       { OPENCODE_SANDBOX_MEMORY: '8192' },
@@ -184,6 +185,9 @@ describe('task lifecycle with the memory sandbox runtime', () => {
     await expect(tooBig).rejects.toThrow(
       /^sandbox\.limits\.pids: 100000 is above the operator maximum 4096/,
     );
+    // An exec session alone takes 7 processes.
+    const tooSmall = tasks.create({ name: 'x', sandbox: { limits: { pids: 8 } } });
+    await expect(tooSmall).rejects.toThrow(/sandbox\.limits\.pids.*at least 12/);
     const noNet = tasks.create({ name: 'x', sandbox: { image: 'missing:1' } });
     await expect(noNet).rejects.toMatchObject({ code: 'NOT_FOUND' });
     expect((await tasks.list()).total).toBe(0);
