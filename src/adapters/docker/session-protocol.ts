@@ -99,17 +99,20 @@ function leaderScript(dir: string): string {
     '  __oct_l=${__oct_l##*) }; set -- $__oct_l',
     '  [ "$3" = "$$" ] && [ "$1" != Z ]',
     '}',
+    // The newest pid: /proc/sys/kernel/ns_last_pid (a few bytes: `read` takes them one system
+    // call each) or, where that cannot be read, the last field of /proc/loadavg.
+    '__oct_lp=/proc/sys/kernel/ns_last_pid; { read -r __oct_l <"$__oct_lp"; } 2>/dev/null || __oct_lp=/proc/loadavg',
     '__oct_clean() {',
-    '  read -r __oct_l </proc/loadavg || return 1',
+    '  read -r __oct_l <"$__oct_lp" || return 1',
     '  __oct_p0=${__oct_l##* }; [ "$__oct_p0" = "$__oct_w" ] && return 0',
     '  for __oct_f in /proc/[0-9]*/stat; do __oct_ours "$__oct_f" && return 1; done',
-    '  read -r __oct_l </proc/loadavg || return 1',
+    '  read -r __oct_l <"$__oct_lp" || return 1',
     '  __oct_p1=${__oct_l##* }; [ "$__oct_p1" = "$__oct_p0" ] && return 0',
     '  [ "$__oct_p1" -gt "$__oct_p0" ] && [ $((__oct_p1 - __oct_p0)) -le 64 ] || return 1',
     '  while [ "$__oct_p0" -lt "$__oct_p1" ]; do',
     '    __oct_p0=$((__oct_p0 + 1)); __oct_ours "/proc/$__oct_p0/stat" && return 1',
     '  done',
-    '  read -r __oct_l </proc/loadavg && [ "${__oct_l##* }" = "$__oct_p1" ]',
+    '  read -r __oct_l <"$__oct_lp" && [ "${__oct_l##* }" = "$__oct_p1" ]',
     '}',
     'while :; do',
     '  (',
@@ -130,7 +133,7 @@ function leaderScript(dir: string): string {
     '    else IFS= read -r __oct_req <&5 && eval "$__oct_req"; fi',
     '    [ $# -eq 10 ] || exit 0',
     // The leader writes the end under this nonce.
-    '    printf \'%s %s\\n\' "$1" "$__oct_sp" >&9',
+    '    printf \'__oct_n=%s __oct_sp=%s\\n\' "$1" "$__oct_sp" >&9',
     '    exec 5<&- 7<&- 9>&-; unset __oct_req __oct_len __oct_sp',
     '    __oct_n=$1 __oct_c=$8 __oct_wd=$5 __oct_es=$7 __oct_rep=${10} __oct_in=/dev/null',
     '    if [ -n "$9" ]; then __oct_in=/tmp/.opencode-stdin-$1; printf %s "$9" | base64 -d >"$__oct_in"; fi',
@@ -150,12 +153,14 @@ function leaderScript(dir: string): string {
     '  __oct_w=$!',
     // (bash would report a shell killed by a signal as a job, on the command's stderr.)
     '  wait "$__oct_w" 2>/dev/null; __oct_rc=$?',
-    // W's nonce and the spare's pid, if it took a request: read up to a sentinel written here
-    // (this leader holds the FIFO read-write), so the read never blocks.
-    "  __oct_n=; printf 's\\n' >&9",
-    '  while IFS= read -r __oct_l <&9 && [ "$__oct_l" != s ]; do __oct_n=$__oct_l; done',
+    // W's nonce and the spare's pid, if it took a request, read up to an end written here (this
+    // leader holds the FIFO read-write, so the read never blocks): sourced where the shell can
+    // (one system call; the line W wrote and the `return` are both in the FIFO by then), else
+    // read line by line up to a sentinel.
+    '  __oct_n=',
+    '  if [ "$__oct_dot" = 1 ]; then printf \'return\\n\' >&9; . /proc/self/fd/9',
+    '  else printf \'s\\n\' >&9; while IFS= read -r __oct_l <&9 && [ "$__oct_l" != s ]; do eval "$__oct_l"; done; fi',
     '  [ -n "$__oct_n" ] || exit 0',
-    '  __oct_sp=${__oct_n#* } __oct_n=${__oct_n%% *}',
     // The stdout end names the leader of the next command: this one, or the spare if this one
     // retires (known before the end is sent, so no command is sent with its group unknown).
     '  if __oct_clean 2>/dev/null; then __oct_nx=$$; else __oct_nx=$__oct_sp; fi',
