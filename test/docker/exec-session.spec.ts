@@ -170,7 +170,7 @@ for (const [shellName, image, shellSetting] of VARIANTS) {
         const r = await sh('printf out; printf err >&2; exit 42');
         expect(r).toMatchObject({ exitCode: 42, stdout: 'out', stderr: 'err', timedOut: false });
         expect((await sh('false')).exitCode).toBe(1);
-        expect((await sh('kill -s TERM $$')).exitCode).toBe(143);
+        expect((await sh("sh -c 'kill -s TERM $PPID'; echo not reached")).exitCode).toBe(143);
         // A command that replaces its shell reports no end of its own: the session shell's is used.
         expect((await sh('exec true')).exitCode).toBe(0);
         expect(await sh("exec sh -c 'echo replaced; exit 7'")).toMatchObject({
@@ -201,19 +201,28 @@ for (const [shellName, image, shellSetting] of VARIANTS) {
         const shot = await logged("sh -c 'kill -9 $PPID'; echo not reached");
         expect(shot.result).toMatchObject({ exitCode: 137, stdout: '', stderr: '' });
         expect(shot.log).toContain(`oct:${shot.info.nonce}:Z:137`);
-        // A command that kills its leader ($$) ends with the leader's status, reported by the
-        // session shell (X, naming the leader and the request), which kills the leader's group
-        // and hands the next command to the spare leader, which the X names.
-        const killed = await logged('kill -s TERM $$; sleep 5; echo not reached');
-        expect(killed.result).toMatchObject({ exitCode: 143, stdout: '' });
+        // $$ names the leader, which ignores TERM and HUP: the command goes on.
+        const term = await logged('kill -s TERM $$; echo still here; echo $$');
+        expect(term.result).toMatchObject({
+          exitCode: 0,
+          stdout: `still here\n${term.info.pid}\n`,
+        });
+        // kill 0 reaches the command's shell: 143, reported by the leader, which stays.
+        const zero = await logged('kill 0; sleep 5; echo not reached');
+        expect(zero.result).toMatchObject({ exitCode: 143, stdout: '' });
+        expect(zero.log).toContain(`oct:${zero.info.nonce}:Z:143:${zero.info.pid}`);
+        // A command that kills its leader with KILL ends with the leader's status, reported by
+        // the session shell (X, naming the leader and the request), which kills the leader's
+        // group and hands the next command to the spare leader, which the X names.
+        const killed = await logged('kill -s KILL $$; sleep 5; echo not reached');
+        expect(killed.result).toMatchObject({ exitCode: 137, stdout: '' });
         expect(killed.log).not.toContain(`oct:${killed.info.nonce}:Z`);
-        const x = new RegExp(`oct:x:X:${killed.info.pid}:143:(\\d+):${killed.info.seq}${RS}`);
+        const x = new RegExp(`oct:x:X:${killed.info.pid}:137:(\\d+):${killed.info.seq}${RS}`);
         expect(killed.log).toMatch(x);
         const next = await logged('echo $$');
         expect(next.result.stdout).toBe(`${next.info.pid}\n`);
         expect(next.info.pid).toBe(Number(x.exec(killed.log)![1]));
         expect(next.info.pid).not.toBe(killed.info.pid);
-        expect((await sh('kill 0; sleep 5; echo not reached')).exitCode).toBe(143);
         expect((await sh('echo after')).stdout).toBe('after\n');
         // A leader's group killed from outside while idle (as a timeout's kill that comes just
         // after its command ended): the next command goes to the spare, and reports its group.

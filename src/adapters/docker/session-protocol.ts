@@ -76,47 +76,68 @@ function leaderScript(dir: string): string {
     '__oct_save() {',
     '  __oct_rc=$?; set +eu; trap - EXIT',
     '  [ "$__oct_in" != /dev/null ] && rm -f -- "$__oct_in"',
-    '  [ -n "$__oct_rep" ] || exit "$__oct_rc"',
     // bash also runs this trap when a signal ends the shell, with `$?` 0 and the command's
     // redirections (3>&- 4>&-) still in place, and then dies of the signal: then nothing is
-    // reported. busybox ash and dash (the shells that source requests) do not: no check.
+    // reported here (the leader reports the end). busybox ash and dash (the shells that source
+    // requests) do not: no check.
     '  [ "$__oct_dot" = 1 ] || { printf \'\' >&3; } 2>/dev/null || exit "$__oct_rc"',
-    '  eval "$__oct_es"',
-    '  if [ -n "$__oct_wd" ] && [ "$PWD" = "$__oct_wdp" ]; then __oct_cd "$__oct_pcwd"; fi',
-    '  unset OPENCODE_EXEC_ID; __OCT_CWD=$PWD; export __OCT_CWD',
+    '  if [ -n "$__oct_rep" ]; then',
+    '    eval "$__oct_es"',
+    '    if [ -n "$__oct_wd" ] && [ "$PWD" = "$__oct_wdp" ]; then __oct_cd "$__oct_pcwd"; fi',
+    '    unset OPENCODE_EXEC_ID; __OCT_CWD=$PWD; export __OCT_CWD',
     // bash started as bash (OPENCODE_SANDBOX_SHELL) prints `declare -x` outside POSIX mode.
-    `  [ -n "\${BASH_VERSION-}" ] && set -o posix; { printf '${RS}oct:%s:V${RS}' "$__oct_n"; export -p; printf '${RS}oct:%s:W${RS}' "$__oct_n"; } >&3`,
+    `    [ -n "\${BASH_VERSION-}" ] && set -o posix; { printf '${RS}oct:%s:V${RS}' "$__oct_n"; export -p; printf '${RS}oct:%s:W${RS}' "$__oct_n"; } >&3`,
+    '  fi',
+    // The end, written here before this shell exits (the leader would see it only after the
+    // exit, ~0.3 ms later at the session), naming the leader of the next command: this one, or
+    // the spare if the command left a process in the group; the leader learns which (marker).
+    '  __oct_end "$__oct_p0"',
+    '  printf \'__oct_z=1 __oct_nx=%s\\n\' "$__oct_nx" >&9',
     '  exit "$__oct_rc"',
     '}',
-    // Whether this group holds no process but the leader (zombies aside). The newest pid in
-    // /proc/loadavg is W's own when nothing was started since: one read. Otherwise every
-    // process's stat is read; then the pids started during that scan (pids grow until they wrap
-    // around) are read too, and a process started during that last read counts as not clean, so
-    // a process that forks and exits during the scan cannot hide.
+    // Whether this group holds no process but the leader (zombies aside). Only W and what it
+    // started can be in it (after the last check, only the leader was), all started after W, so
+    // with higher pids (until pids wrap around, which counts as not clean): the pids from W's on
+    // to the newest are looked at, one open each when it is gone. The newest pid is read from
+    // /proc/sys/kernel/ns_last_pid (a few bytes: `read` takes a byte per system call) or, where
+    // that cannot be read, the last field of /proc/loadavg; W's own when nothing was started
+    // since (one read). More than 64 pids to look at counts as not clean.
+    '__oct_lp=/proc/sys/kernel/ns_last_pid; { read -r __oct_l <"$__oct_lp"; } 2>/dev/null || __oct_lp=/proc/loadavg',
+    // A process's stat line up to its group: its first 64 bytes where `read -n` exists.
+    '__oct_rn=; { read -r -n 1 __oct_l </dev/null; } 2>/dev/null; [ $? = 1 ] && __oct_rn=1',
     '__oct_ours() {',
-    '  read -r __oct_l <"$1" || return 1',
-    '  [ "${__oct_l%% *}" = "$$" ] && return 1',
+    '  if [ -n "$__oct_rn" ]; then read -r -n 64 __oct_l <"/proc/$1/stat" || return 1',
+    '  else read -r __oct_l <"/proc/$1/stat" || return 1; fi',
     '  __oct_l=${__oct_l##*) }; set -- $__oct_l',
+    '  [ $# -ge 3 ] || return 0',
     '  [ "$3" = "$$" ] && [ "$1" != Z ]',
     '}',
-    // The newest pid: /proc/sys/kernel/ns_last_pid (a few bytes: `read` takes them one system
-    // call each) or, where that cannot be read, the last field of /proc/loadavg.
-    '__oct_lp=/proc/sys/kernel/ns_last_pid; { read -r __oct_l <"$__oct_lp"; } 2>/dev/null || __oct_lp=/proc/loadavg',
     '__oct_clean() {',
-    '  read -r __oct_l <"$__oct_lp" || return 1',
-    '  __oct_p0=${__oct_l##* }; [ "$__oct_p0" = "$__oct_w" ] && return 0',
-    '  for __oct_f in /proc/[0-9]*/stat; do __oct_ours "$__oct_f" && return 1; done',
-    '  read -r __oct_l <"$__oct_lp" || return 1',
-    '  __oct_p1=${__oct_l##* }; [ "$__oct_p1" = "$__oct_p0" ] && return 0',
-    '  [ "$__oct_p1" -gt "$__oct_p0" ] && [ $((__oct_p1 - __oct_p0)) -le 64 ] || return 1',
-    '  while [ "$__oct_p0" -lt "$__oct_p1" ]; do',
-    '    __oct_p0=$((__oct_p0 + 1)); __oct_ours "/proc/$__oct_p0/stat" && return 1',
+    '  __oct_p=$1 __oct_cn=0',
+    '  while read -r __oct_l <"$__oct_lp"; do',
+    '    __oct_e=${__oct_l##* }; [ "$__oct_e" = "$__oct_p" ] && return 0',
+    '    [ "$__oct_e" -gt "$__oct_p" ] && [ $((__oct_e - __oct_p + __oct_cn)) -le 64 ] || return 1',
+    '    while [ "$__oct_p" -lt "$__oct_e" ]; do',
+    '      __oct_p=$((__oct_p + 1)) __oct_cn=$((__oct_cn + 1)); __oct_ours "$__oct_p" && return 1',
+    '    done',
     '  done',
-    '  read -r __oct_l <"$__oct_lp" && [ "${__oct_l##* }" = "$__oct_p1" ]',
+    '  return 1',
     '}',
+    // A command's end (Z on both streams; stdout names the leader of the next command: this one
+    // while its group is clean since pid $1, else the spare).
+    '__oct_end() {',
+    '  if __oct_clean "$1" 2>/dev/null; then __oct_nx=$$; else __oct_nx=$__oct_sp; fi',
+    `  printf '${RS}oct:%s:Z:%s:%s${RS}' "$__oct_n" "$__oct_rc" "$__oct_nx" >&3`,
+    `  printf '${RS}oct:%s:Z:%s${RS}' "$__oct_n" "$__oct_rc" >&4`,
+    '}',
+    // TERM and HUP sent to the leader ($$ of every command it runs: `kill $$`) are ignored, so
+    // that the command goes on and reports its own end; each command's shell takes them again.
+    "trap '' TERM HUP",
     'while :; do',
     '  (',
-    '    exec 8>&-; set --',
+    '    exec 8>&-; set --; trap - TERM HUP',
+    // The newest pid before the command: every process it starts comes after (see __oct_clean).
+    '    read -r __oct_l <"$__oct_lp" && __oct_p0=${__oct_l##* }',
     // The gate's line: the request's length in bytes (for `read -N`)
     // and the pid of the spare leader, which takes the next command if this one retires.
     '    read -r __oct_len __oct_sp <&7 || exit 0',
@@ -134,7 +155,7 @@ function leaderScript(dir: string): string {
     '    [ $# -eq 10 ] || exit 0',
     // The leader writes the end under this nonce.
     '    printf \'__oct_n=%s __oct_sp=%s\\n\' "$1" "$__oct_sp" >&9',
-    '    exec 5<&- 7<&- 9>&-; unset __oct_req __oct_len __oct_sp',
+    '    exec 5<&- 7<&-; unset __oct_req __oct_len',
     '    __oct_n=$1 __oct_c=$8 __oct_wd=$5 __oct_es=$7 __oct_rep=${10} __oct_in=/dev/null',
     '    if [ -n "$9" ]; then __oct_in=/tmp/.opencode-stdin-$1; printf %s "$9" | base64 -d >"$__oct_in"; fi',
     '    [ -n "$3" ] && unset $3',
@@ -148,7 +169,7 @@ function leaderScript(dir: string): string {
     '    export OPENCODE_EXEC_ID="$2"',
     '    trap __oct_save EXIT',
     '    set --',
-    '    eval "$__oct_c" <"$__oct_in" 3>&- 4>&-',
+    '    eval "$__oct_c" <"$__oct_in" 3>&- 4>&- 9>&-',
     '  ) &',
     '  __oct_w=$!',
     // (bash would report a shell killed by a signal as a job, on the command's stderr.)
@@ -157,15 +178,13 @@ function leaderScript(dir: string): string {
     // leader holds the FIFO read-write, so the read never blocks): sourced where the shell can
     // (one system call; the line W wrote and the `return` are both in the FIFO by then), else
     // read line by line up to a sentinel.
-    '  __oct_n=',
+    '  __oct_n= __oct_z=',
     '  if [ "$__oct_dot" = 1 ]; then printf \'return\\n\' >&9; . /proc/self/fd/9',
     '  else printf \'s\\n\' >&9; while IFS= read -r __oct_l <&9 && [ "$__oct_l" != s ]; do eval "$__oct_l"; done; fi',
     '  [ -n "$__oct_n" ] || exit 0',
-    // The stdout end names the leader of the next command: this one, or the spare if this one
-    // retires (known before the end is sent, so no command is sent with its group unknown).
-    '  if __oct_clean 2>/dev/null; then __oct_nx=$$; else __oct_nx=$__oct_sp; fi',
-    `  printf '${RS}oct:%s:Z:%s:%s${RS}' "$__oct_n" "$__oct_rc" "$__oct_nx" >&3`,
-    `  printf '${RS}oct:%s:Z:%s${RS}' "$__oct_n" "$__oct_rc" >&4`,
+    // W ended without its exit trap (it replaced itself with `exec`, or a signal ended it): the
+    // end is written here, with the status `wait` gave.
+    '  [ -n "$__oct_z" ] || __oct_end "$__oct_w"',
     "  if [ \"$__oct_nx\" = $$ ]; then printf 'c\\n' >&8; else printf 'r\\n' >&8; exit 0; fi",
     'done',
   ].join('\n');
