@@ -92,14 +92,14 @@ export class ExecSession {
   private hasSetsid = false;
   /**
    * The pid of the leader that takes this session's next command (its process group id with
-   * setsid), as the start frame (E) or the last take-over (A) named it.
+   * setsid), as the start frame (E), the last end (Z on stdout) or a dead leader's X named it.
    */
   private leaderPid?: number;
   /** Commands sent so far (the session shell counts the requests it reads the same way). */
   private seq = 0;
   /**
-   * How a command's shell reads a request: sourced from /proc (busybox ash, dash), with bash's `read -N`
-   * (bash), or line by line with `read` (any other shell, or no /proc).
+   * How a command's shell reads a request: sourced from /proc (busybox ash, dash), with bash's
+   * `read -N` (bash), or line by line with `read` (any other shell, or no /proc).
    */
   readMode: 'source' | 'read-n' | 'line' = 'line';
   private current?: Running;

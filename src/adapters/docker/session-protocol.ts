@@ -20,10 +20,10 @@ import type { SessionOutput, SessionOutputTail } from '../../ports/sandbox-runti
  *
  * Output: data flows unchanged; frames are `RS "oct:" … RS` where RS is 0x1e: `NONCE:V` …
  * `NONCE:W` the `export -p` text a command left (written by its shell on exit, only when REPORT
- * is set: see {@link cannotChangeState}), `NONCE:Z:<rc>` its end, written by the leader once the
- * command's shell is gone (on both streams, after everything it wrote there, so all of both
- * streams is known to have arrived; on stdout with the pid of the leader of the next command:
- * `Z:<rc>:<pid>`), and `x:X:<pid>:<rc>:<next>:<seq>` a leader's death as the session shell saw it
+ * is set: see {@link cannotChangeState}), `NONCE:Z:<rc>` its end, written by its shell on exit
+ * too, or by the leader when the shell ended without its exit trap (on both streams, after
+ * everything the command wrote there, so all of both streams is known to have arrived; on stdout
+ * with the pid of the leader of the next command: `Z:<rc>:<pid>`), and `x:X:<pid>:<rc>:<next>:<seq>` a leader's death as the session shell saw it
  * (the end of request `seq`, which that leader took, and the leader of the next command). A
  * command's process (group) id is known before it is sent, so no frame at its start: the
  * session's start frame (`E:<f>:<pid>`) names the first leader, and each end the next. The nonce
@@ -48,13 +48,14 @@ export function oneLineQuote(s: string): string {
  * each command's shell ahead, a subshell W (no exec), and waits for it. W waits on the leader's
  * gate, reads one request from the session's stdin (fd 5), tells the leader the command's nonce
  * (marker FIFO), restores the task's environment and directory, applies the call's env and
- * workdir, evaluates the command and, on exit, reports the environment it leaves behind (V…W).
- * The leader then writes the command's end (Z, with W's exit status as `wait` gives it, on both
- * streams, after everything W wrote there) and checks that its group holds no process but itself:
- * then it tells the session shell `c` on its "done" FIFO and forks the next W; otherwise (the
- * command left a process behind, which must never share a group with a later command) it says
- * `r` and exits. EOF on the gate (the session shell is gone) ends W without a request, and then
- * the leader.
+ * workdir, evaluates the command and, on exit, reports the environment it leaves behind (V…W),
+ * checks that the group holds no process the command started, and writes the command's end (Z)
+ * naming the leader of the next command (this one, or the spare if the command left a process
+ * behind, which must never share a group with a later command), and tells the leader which. A W
+ * that ended without its exit trap (`exec`, a signal) gets its end from the leader (with its
+ * status as `wait` gives it). The leader then tells the session shell `c` on its "done" FIFO and
+ * forks the next W, or says `r` and exits. EOF on the gate (the session shell is gone) ends W
+ * without a request, and then the leader.
  */
 function leaderScript(dir: string): string {
   const q = (name: string) => shellQuote(`${dir}/${name}`);
