@@ -1,4 +1,4 @@
-import { randomFillSync } from 'node:crypto';
+import { randomBytes, randomFillSync } from 'node:crypto';
 import { monotonicFactory } from 'ulid';
 
 /**
@@ -17,6 +17,21 @@ function prng(): number {
 }
 
 const next = monotonicFactory(prng);
+
+/**
+ * `bytes` cryptographic random bytes as hex, from the same pool: a session command's nonce costs
+ * ~1 µs this way, against ~30 µs for a `randomBytes(16)` call of its own on a busy machine.
+ */
+export function randomHex(bytes = 16): string {
+  if (bytes > pool.length) return randomBytes(bytes).toString('hex');
+  if (at + bytes > pool.length) {
+    randomFillSync(pool);
+    at = 0;
+  }
+  const hex = pool.toString('hex', at, at + bytes);
+  at += bytes;
+  return hex;
+}
 
 /**
  * Sortable, collision-free identifiers (ULID, monotonic within a millisecond in one process).

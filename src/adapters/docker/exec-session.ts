@@ -1,7 +1,8 @@
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import type Docker from 'dockerode';
 import type { SandboxShell } from '../../config/sandbox-options';
 import { CappedOutput } from '../../domain/capped-output';
+import { randomHex } from '../../domain/ids';
 import type {
   ExecOutputListener,
   ExecRequest,
@@ -124,7 +125,7 @@ export class ExecSession {
     container: Docker.Container,
     opts: { source?: boolean; shell?: SandboxShell; logMaxBytes?: number } = {},
   ): Promise<ExecSession> {
-    const s = new ExecSession(container, randomBytes(16).toString('hex'));
+    const s = new ExecSession(container, randomHex());
     await s.boot(opts);
     return s;
   }
@@ -274,7 +275,7 @@ export class ExecSession {
     state: SessionState | undefined,
     onOutput?: ExecOutputListener,
   ): SessionCommand {
-    const nonce = randomBytes(16).toString('hex');
+    const nonce = randomHex();
     const marker = randomUUID();
     const started = Date.now();
     const pid = this.leaderPid;

@@ -93,7 +93,7 @@ function leaderScript(dir: string): string {
     // exit, ~0.3 ms later at the session), naming the leader of the next command: this one, or
     // the spare if the command left a process in the group; the leader learns which (marker).
     '  __oct_end "$__oct_p0"',
-    '  printf \'__oct_z=1 __oct_nx=%s\\n\' "$__oct_nx" >&9',
+    '  printf \'__oct_z=1 __oct_nx=%s __oct_e=%s\\n\' "$__oct_nx" "$__oct_e" >&9',
     '  exit "$__oct_rc"',
     '}',
     // Whether this group holds no process but the leader (zombies aside). Only W and what it
@@ -104,6 +104,9 @@ function leaderScript(dir: string): string {
     // that cannot be read, the last field of /proc/loadavg; W's own when nothing was started
     // since (one read). More than 64 pids to look at counts as not clean.
     '__oct_lp=/proc/sys/kernel/ns_last_pid; { read -r __oct_l <"$__oct_lp"; } 2>/dev/null || __oct_lp=/proc/loadavg',
+    // `__oct_e`: the newest pid as last read (here, then by each command's end, which tells the
+    // leader): the next W forked is usually the one after it (see the loop).
+    'read -r __oct_l <"$__oct_lp"; __oct_e=${__oct_l##* }',
     // A process's stat line up to its group: its first 64 bytes where `read -n` exists.
     '__oct_rn=; { read -r -n 1 __oct_l </dev/null; } 2>/dev/null; [ $? = 1 ] && __oct_rn=1',
     '__oct_ours() {',
@@ -138,10 +141,17 @@ function leaderScript(dir: string): string {
     '  (',
     '    exec 8>&-; set --; trap - TERM HUP',
     // The newest pid before the command: every process it starts comes after (see __oct_clean).
-    '    read -r __oct_l <"$__oct_lp" && __oct_p0=${__oct_l##* }',
-    // The gate's line: the request's length in bytes (for `read -N`)
-    // and the pid of the spare leader, which takes the next command if this one retires.
-    '    read -r __oct_len __oct_sp <&7 || exit 0',
+    // That is W's own pid when W is the process after the newest the leader knew of (two `stat`s
+    // tell: /proc/self is W), else the newest pid read now (~25 one-byte reads of /proc/loadavg
+    // in busybox and dash, ~50 µs).
+    '    __oct_p0=$((__oct_e + 1)); [ "/proc/$__oct_p0" -ef /proc/self ] || { read -r __oct_l <"$__oct_lp" && __oct_p0=${__oct_l##* }; }',
+    // The gate's line sets the request's length in bytes (for `read -N`) and the pid of the spare
+    // leader, which takes the next command if this one retires. Sourced where the request is
+    // (one system call; it ends with `return`), else read as a line; nothing (EOF) ends W.
+    '    __oct_len= __oct_sp=',
+    '    if [ "$__oct_dot" = 1 ]; then . /proc/self/fd/7',
+    '    else IFS= read -r __oct_l <&7 && eval "${__oct_l%%;*}"; fi',
+    '    [ -n "$__oct_sp" ] || exit 0',
     // `read` takes a pipe byte by byte (~1.5 µs a byte in busybox, ~0.5 µs and a system call a
     // byte in bash), so the request is read in blocks where the shell can:
     // - busybox ash and dash, where /proc shows fd 5 (`__oct_dot` 1): the request is sourced (`.`
@@ -170,7 +180,9 @@ function leaderScript(dir: string): string {
     '    export OPENCODE_EXEC_ID="$2"',
     '    trap __oct_save EXIT',
     '    set --',
-    '    eval "$__oct_c" <"$__oct_in" 3>&- 4>&- 9>&-',
+    // (W's stdin is the leader's, /dev/null: redirected only for a request's own input.)
+    '    if [ "$__oct_in" = /dev/null ]; then eval "$__oct_c" 3>&- 4>&- 9>&-',
+    '    else eval "$__oct_c" <"$__oct_in" 3>&- 4>&- 9>&-; fi',
     '  ) &',
     '  __oct_w=$!',
     // (bash would report a shell killed by a signal as a job, on the command's stderr.)
@@ -301,11 +313,13 @@ export function bootstrapScript(
     `  printf '%sE:0${RS}' ${f} >&4`,
     '  while :; do',
     '    IFS= read -r __oct_req <&5 || exit 0',
+    // (W sources the gate's line: only a number may pass.)
+    "    case $__oct_req in '' | *[!0-9]*) exit 0 ;; esac",
     '    __oct_q=$((__oct_q + 1))',
     '    while :; do',
     // The length line goes to the active leader's gate, with the spare's pid.
     '      __oct_gw=$((7 + __oct_k))',
-    '      printf \'%s %s\\n\' "$__oct_req" "$__oct_b" >&$__oct_gw',
+    '      printf \'__oct_len=%s __oct_sp=%s; return\\n\' "$__oct_req" "$__oct_b" >&$__oct_gw',
     '      __oct_st=; IFS= read -r __oct_st <&$((6 + 3 * __oct_k))',
     '      [ "$__oct_st" = c ] && break',
     '      wait "$__oct_a"; __oct_r=$?',
