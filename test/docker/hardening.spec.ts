@@ -131,6 +131,17 @@ describeDocker('docker sandboxes are hardened and contained (real engine)', () =
     expect((await sh(taskId, 'echo still here')).stdout).toBe('still here\n');
   });
 
+  it('answers an exit 137 that was no OOM kill without waiting for an OOM event past its bound', async () => {
+    const taskId = await up();
+    const t0 = Date.now();
+    const r = await sh(taskId, "sh -c 'kill -9 $$'; echo after >&2; exit 137");
+    const ms = Date.now() - t0;
+    console.log(`exit 137 without OOM: answered after ${ms} ms`);
+    expect(r.exitCode).toBe(137);
+    expect(r.oomKilled).toBe(false);
+    expect(r.stderr).toMatch(/after\n$/);
+  });
+
   it('kills `sleep 3600` at a 2 s timeout with no process left behind', async () => {
     const taskId = await up();
     const t0 = Date.now();

@@ -83,6 +83,8 @@ interface ResolvedUser {
 
 /** Largest `/etc/passwd` or `/etc/group` read to resolve a sandbox's user. */
 const USER_FILE_MAX = 1024 * 1024;
+/** How long a command's exit 137 waits for the engine's OOM event (see `oomSince`). */
+const OOM_EVENT_WAIT_MS = 1000;
 const ZERO_TIME = '0001-01-01T00:00:00Z';
 const time = (t?: string) => (t && t !== ZERO_TIME ? t : undefined);
 
@@ -591,19 +593,48 @@ export class DockerSandboxRuntime implements SandboxRuntime {
     }).catch(() => undefined);
   }
 
-  /** Whether the engine saw an OOM kill in this container since `sinceMs`. */
+  /**
+   * Whether the engine saw an OOM kill in this container since `sinceMs`. The engine's events are
+   * followed live (past ones since `sinceMs` first) up to the first OOM event, or for at most
+   * {@link OOM_EVENT_WAIT_MS}: the kernel's kill reaches the engine as an event within
+   * milliseconds, and a 137 that was no OOM (`kill -9`) waits no longer than that.
+   */
   private async oomSince(containerId: string, sinceMs: number): Promise<boolean> {
+    let stream: (NodeJS.ReadableStream & { destroy?: () => void }) | undefined;
+    let timer: NodeJS.Timeout | undefined;
     try {
-      const stream = (await this.client.getEvents({
+      stream = (await this.client.getEvents({
         since: Math.floor(sinceMs / 1000) - 1,
-        until: Math.ceil(Date.now() / 1000) + 1,
         filters: { container: [containerId], event: ['oom'] },
-      })) as NodeJS.ReadableStream;
-      let text = '';
-      for await (const c of stream) text += c.toString();
-      return text.includes('"oom"');
+      })) as NodeJS.ReadableStream & { destroy?: () => void };
+      const s = stream;
+      return await new Promise<boolean>((resolve) => {
+        let text = '';
+        timer = setTimeout(() => resolve(false), OOM_EVENT_WAIT_MS);
+        s.on('data', (c: Buffer) => {
+          text += c.toString();
+          // One JSON object per line; one from up to a second before `sinceMs` on counts (the
+          // query's `since` has whole seconds; a remote engine's clock may be a little behind).
+          for (let nl = text.indexOf('\n'); nl >= 0; nl = text.indexOf('\n')) {
+            const line = text.slice(0, nl);
+            text = text.slice(nl + 1);
+            try {
+              const e = JSON.parse(line) as { timeNano?: number; time?: number };
+              const ms = e.timeNano !== undefined ? e.timeNano / 1e6 : (e.time ?? 0) * 1000;
+              if (ms >= sinceMs - 1000) resolve(true);
+            } catch {
+              // not an event line
+            }
+          }
+        });
+        s.on('error', () => resolve(false));
+        s.on('end', () => resolve(false));
+      });
     } catch {
       return false;
+    } finally {
+      clearTimeout(timer);
+      stream?.destroy?.();
     }
   }
 
