@@ -131,6 +131,21 @@ describeDocker('docker sandboxes are hardened and contained (real engine)', () =
     expect((await sh(taskId, 'echo still here')).stdout).toBe('still here\n');
   });
 
+  it('kills a process the command moved out of its group, also with the pids limit used up', async () => {
+    const taskId = await up({ pids: 16 });
+    // One sleeper in a session of its own (out of the command's process group), then sleepers
+    // until no fork is left (the session itself holds 7 processes; busybox sh gives up on a
+    // failed fork, so a subshell forks them), and the command's shell becomes one more.
+    const r = await sh(
+      taskId,
+      'setsid sleep 601 & (i=0; while [ $i -lt 30 ]; do sleep 602 & i=$((i+1)); done) 2>/dev/null; exec sleep 603',
+      3000,
+    );
+    expect(r.timedOut).toBe(true);
+    const left = await sh(taskId, 'ps -o pid,pgid,args | grep "[s]leep 60" || true');
+    expect(left.stdout).toBe('');
+  });
+
   it('answers an exit 137 that was no OOM kill without waiting for an OOM event past its bound', async () => {
     const taskId = await up();
     const t0 = Date.now();

@@ -21,21 +21,23 @@ export const EXEC_MARKER = 'OPENCODE_EXEC_ID';
  * Docker has no "kill exec" call. Every process of a timed-out command inherited our marker, so
  * an exec of plain sh stops them all (SIGSTOP first so a forking tree cannot outrun us), then
  * kills them, and repeats until none is left. Needs /bin/sh, tr and grep in the image; when it
- * cannot run (no shell, or the pids limit is exhausted) the caller restarts the container.
+ * cannot run (no shell, or the pids limit is exhausted) the caller tries again or restarts the
+ * container.
  */
 function killScript(marker: string, pgid?: number): string {
   const match = `${EXEC_MARKER}=${marker}`;
-  // A session command is a process group of its own: stop it whole first, kill it whole last.
+  // A session command is a process group of its own: stopped and killed whole first, with
+  // builtins only. With the pids limit used up, the forks below fail and end this script (busybox
+  // sh gives up on a failed fork): the group is gone by then, and its pids free for a retry.
   const group = pgid && pgid > 1 ? `-- -${pgid}` : '';
   return [
-    group ? `kill -s STOP ${group} 2>/dev/null` : ':',
+    group ? `kill -s STOP ${group} 2>/dev/null; kill -s KILL ${group} 2>/dev/null` : ':',
     'found=1; n=0',
     'while [ "$found" = 1 ] && [ "$n" -lt 20 ]; do found=0; n=$((n+1))',
     '  for sig in STOP KILL; do for p in /proc/[0-9]*; do',
     `    if tr '\\000' '\\n' < "$p/environ" 2>/dev/null | grep -qx '${match}'; then kill -s $sig "\${p#/proc/}" 2>/dev/null; found=1; fi`,
     '  done; done',
     'done',
-    group ? `kill -s KILL ${group} 2>/dev/null` : ':',
     // Report survivors (zero means the tree is gone).
     `left=0; for p in /proc/[0-9]*; do tr '\\000' '\\n' < "$p/environ" 2>/dev/null | grep -qx '${match}' && left=$((left+1)); done; echo $left`,
   ].join('\n');

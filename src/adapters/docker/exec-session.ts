@@ -41,6 +41,13 @@ const SESSION_SHELL_CMD: Record<SandboxShell, string[]> = {
 };
 /** After a timeout kill, how long the session may take to report the end before it is replaced. */
 const KILL_GRACE_MS = 2_000;
+/**
+ * A kill that could not finish is tried again this many times, this far apart, while the command
+ * runs: with the sandbox's pids limit used up (a fork bomb) its first run kills the command's group
+ * and then fails to fork; the next one, with those pids free, finds what left the group.
+ */
+const KILL_RETRIES = 5;
+const KILL_RETRY_MS = 200;
 
 /** The environment a task's commands share (the `export -p` text the last command left). */
 export interface SessionState {
@@ -327,7 +334,12 @@ export class ExecSession {
         clearTimeout(timer);
         const killed = killing !== undefined;
         if (timedOut || killed) {
-          const ok = await kill();
+          let ok = await kill();
+          for (let i = 0; !ok && i < KILL_RETRIES; i++) {
+            await new Promise((res) => setTimeout(res, KILL_RETRY_MS));
+            killing = undefined;
+            ok = await kill();
+          }
           const grace = new Promise<boolean>((res) =>
             setTimeout(() => res(false), ok ? KILL_GRACE_MS : 0).unref(),
           );
