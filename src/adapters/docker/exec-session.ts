@@ -42,9 +42,10 @@ const SESSION_SHELL_CMD: Record<SandboxShell, string[]> = {
 /** After a timeout kill, how long the session may take to report the end before it is replaced. */
 const KILL_GRACE_MS = 2_000;
 /**
- * A kill that could not finish is tried again this many times, this far apart, while the command
- * runs: with the sandbox's pids limit used up (a fork bomb) its first run kills the command's group
- * and then fails to fork; the next one, with those pids free, finds what left the group.
+ * A kill that could not finish (or not confirm that nothing carrying the command's marker is left)
+ * is tried again this many times, this far apart: with the sandbox's pids limit used up (a fork
+ * bomb) its first run kills the command's group and then fails to fork; the next one, with those
+ * pids free, finds what left the group.
  */
 const KILL_RETRIES = 5;
 const KILL_RETRY_MS = 200;
