@@ -34,18 +34,14 @@ db.pragma('synchronous = NORMAL');
 // started over (it then holds fewer frames than before).
 let pages = 0;
 let last = { log: 0, checkpointed: 0 };
-const once = (mode) => {
-  const [r] = db.pragma('wal_checkpoint(' + mode + ')');
-  if (r && r.checkpointed >= 0) {
-    const restarted = r.log < last.log || r.checkpointed < last.checkpointed;
-    pages += restarted ? r.checkpointed : r.checkpointed - last.checkpointed;
-    last = r;
-  }
-  return r;
-};
 const run = () => {
   try {
-    once('PASSIVE');
+    const [r] = db.pragma('wal_checkpoint(PASSIVE)');
+    if (r && r.checkpointed >= 0) {
+      const restarted = r.log < last.log || r.checkpointed < last.checkpointed;
+      pages += restarted ? r.checkpointed : r.checkpointed - last.checkpointed;
+      last = r;
+    }
   } catch (e) {
     // SQLITE_BUSY from a checkpoint of another connection: the next round tries again.
   }
