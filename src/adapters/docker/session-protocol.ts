@@ -100,13 +100,15 @@ function leaderScript(dir: string): string {
     // started can be in it (after the last check, only the leader was), all started after W, so
     // with higher pids (until pids wrap around, which counts as not clean): the pids from W's on
     // to the newest are looked at, one open each when it is gone. The newest pid is read from
-    // /proc/sys/kernel/ns_last_pid (a few bytes: `read` takes a byte per system call) or, where
-    // that cannot be read, the last field of /proc/loadavg; W's own when nothing was started
-    // since (one read). More than 64 pids to look at counts as not clean.
-    '__oct_lp=/proc/sys/kernel/ns_last_pid; { read -r __oct_l <"$__oct_lp"; } 2>/dev/null || __oct_lp=/proc/loadavg',
+    // /proc/sys/kernel/ns_last_pid where `read` gets it whole (bash reads blocks; busybox and
+    // dash read a byte per system call, and a sysctl file gives such a read only its first byte,
+    // so their read fails here), else from the last field of /proc/loadavg; it is W's own when
+    // nothing was started since (one read). More than 64 pids to look at counts as not clean.
     // `__oct_e`: the newest pid as last read (here, then by each command's end, which tells the
     // leader): the next W forked is usually the one after it (see the loop).
-    'read -r __oct_l <"$__oct_lp"; __oct_e=${__oct_l##* }',
+    '__oct_lp=/proc/sys/kernel/ns_last_pid',
+    '{ read -r __oct_l <"$__oct_lp"; } 2>/dev/null || { __oct_lp=/proc/loadavg; read -r __oct_l <"$__oct_lp"; }',
+    '__oct_e=${__oct_l##* }',
     // A process's stat line up to its group: its first 64 bytes where `read -n` exists.
     '__oct_rn=; { read -r -n 1 __oct_l </dev/null; } 2>/dev/null; [ $? = 1 ] && __oct_rn=1',
     '__oct_ours() {',
