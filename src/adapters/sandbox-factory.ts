@@ -1,3 +1,4 @@
+import { join } from 'node:path';
 import type { OpenCodeToolsOptions } from '../config/options';
 import type { SandboxRuntimeFactory } from '../ports/sandbox-runtime.port';
 
@@ -16,5 +17,6 @@ export const openConfiguredSandboxRuntime: SandboxRuntimeFactory = async (
     sessionsPerTask: options.sandbox.execSessions,
     shell: options.sandbox.shell,
     logMaxBytes: options.sandbox.execLogMaxBytes,
+    ...(options.sandbox.sessionIo === 'fifo' ? { ioRoot: join(options.home, 'io') } : {}),
   });
 };

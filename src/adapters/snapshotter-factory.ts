@@ -1,3 +1,4 @@
+import { join } from 'node:path';
 import type { OpenCodeToolsOptions } from '../config/options';
 import type { SandboxSnapshotter } from '../ports/sandbox-snapshotter.port';
 
@@ -17,7 +18,12 @@ export const openConfiguredSnapshotter: SandboxSnapshotterFactory = async (optio
     (real ??= (async () => {
       const { default: Docker } = await import('dockerode');
       const { DockerSandboxSnapshotter } = await import('./docker/docker-snapshotter');
-      return new DockerSandboxSnapshotter(new Docker());
+      const { SessionIoDirs } = await import('./docker/session-io');
+      const io =
+        options.sandbox.sessionIo === 'fifo'
+          ? new SessionIoDirs(join(options.home, 'io'))
+          : undefined;
+      return new DockerSandboxSnapshotter(new Docker(), io);
     })());
   return {
     // Tasks without a sandbox spec have no container: no need to load dockerode for them.

@@ -47,6 +47,12 @@ export interface SandboxOptions {
    * an image without bash cannot run them) or `auto` (bash where the image has it, else sh).
    */
   shell: SandboxShell;
+  /**
+   * How sessions talk to their shell: `fifo` (FIFOs in `<home>/io`, bind-mounted read-only into
+   * each sandbox, where the engine shares this host's kernel; else, and wherever a sandbox's
+   * FIFOs do not work, the attach stream) or `attach` (the `docker exec` attach stream only).
+   */
+  sessionIo: 'fifo' | 'attach';
   /** How long execute_in_task waits before answering `running` (the command goes on). */
   execYieldMs: number;
   /**
@@ -82,6 +88,7 @@ export const SANDBOX_DEFAULTS: Omit<SandboxOptions, 'mountAllowList'> = {
   memoryAlertPercent: 90,
   execSessions: 4,
   shell: 'sh',
+  sessionIo: 'fifo',
   execYieldMs: 30_000,
   execKeyTtlMs: 24 * 3_600_000,
   warmPool: { size: 0, max: 8, ttlMs: 10 * 60_000 },
@@ -130,6 +137,7 @@ export const SANDBOX_ENV_VARS: Record<string, string> = {
   OPENCODE_SANDBOX_RECONCILE_INTERVAL: `reconcile period in serve/mcp (duration, default ${D.reconcileIntervalMs / 60_000}m; 0 = only at start-up)`,
   OPENCODE_EXEC_SESSIONS: `persistent shell sessions per task for shell-string commands; more concurrent calls queue (default ${D.execSessions}; 0 = one docker exec per command)`,
   OPENCODE_SANDBOX_SHELL: `shell of shell-string commands: sh (the image's /bin/sh, default), bash (bash in POSIX mode: [[ ]], arrays, source, pipefail; fails where the image has no bash) or auto (bash where the image has it, else sh)`,
+  OPENCODE_SESSION_IO: `how sessions reach their shell: fifo (default: FIFOs under <home>/io, mounted read-only into each sandbox at /run/opencode-tools, where the engine runs on this host's kernel; else the attach stream) or attach (always the docker exec attach stream, ~0.2 ms more per round trip; sandboxes get no io mount)`,
   OPENCODE_EXEC_YIELD: `how long execute_in_task waits before answering status "running" with the output so far; exec_poll / exec_wait / exec_kill continue it (duration, default ${D.execYieldMs / 1000}s)`,
   OPENCODE_EXEC_KEY_TTL: `how long an idempotency key (and the record of a re-attachable execution) is kept after its execution ended; a replay after that runs the command anew (duration, default ${D.execKeyTtlMs / 3_600_000}h)`,
   OPENCODE_WARM_POOL: `idle, started sandboxes kept ready per sandbox profile by serve/mcp (default ${D.warmPool.size} = off; opencode-tools pool --size changes it at run time)`,
@@ -259,6 +267,10 @@ export function sandboxOptionsFromEnv(
   v(
     'OPENCODE_SANDBOX_SHELL',
     (r) => (out.shell = oneOf('OPENCODE_SANDBOX_SHELL', r, SANDBOX_SHELLS)),
+  );
+  v(
+    'OPENCODE_SESSION_IO',
+    (r) => (out.sessionIo = oneOf('OPENCODE_SESSION_IO', r, ['fifo', 'attach'] as const)),
   );
   v('OPENCODE_WARM_POOL', (r) => (out.warmPool!.size = num('OPENCODE_WARM_POOL', r, 0, true)));
   v(

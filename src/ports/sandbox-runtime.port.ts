@@ -5,6 +5,12 @@ import type { NetworkPolicy } from '../domain/task';
 export const SANDBOX_RUNTIME = Symbol('opencode-tools:SandboxRuntime');
 
 /** Labels on everything the runtime creates; the reconciler finds its resources by them. */
+/**
+ * Where a Docker sandbox sees its sessions' FIFO directory (OPENCODE_SESSION_IO=fifo): reserved,
+ * no task mount may use it.
+ */
+export const SESSION_IO_TARGET = '/run/opencode-tools';
+
 export const SANDBOX_LABELS = {
   managed: 'opencode-tools.managed',
   taskId: 'opencode-tools.task-id',

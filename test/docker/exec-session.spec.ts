@@ -1,4 +1,6 @@
 import Docker from 'dockerode';
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { createDockerSandboxRuntime } from '../../src/adapters/docker';
 import { ExecSession, type SessionState } from '../../src/adapters/docker/exec-session';
 import { RS } from '../../src/adapters/docker/session-protocol';
@@ -6,6 +8,7 @@ import type { SandboxShell } from '../../src/config/sandbox-options';
 import { newId } from '../../src/domain/ids';
 import type { ExecRequest, SandboxRuntime } from '../../src/ports/sandbox-runtime.port';
 import { sandboxConfig } from '../contract/sandbox-runtime.contract';
+import { tempHome } from '../helpers/temp-home';
 import { describeDocker, SHELL_IMAGES, TEST_IMAGE } from './engine';
 
 jest.setTimeout(120_000);
@@ -23,17 +26,21 @@ async function startSandbox(rt: SandboxRuntime, taskId: string, image: string): 
   await rt.start(taskId);
 }
 
-const VARIANTS: [string, string, SandboxShell][] = [
-  ...Object.entries(SHELL_IMAGES).map(([name, image]): [string, string, SandboxShell] => [
+// Sessions talk over FIFOs (OPENCODE_SESSION_IO=fifo, the default); the busybox variant runs
+// once more over the attach stream (OPENCODE_SESSION_IO=attach, and any engine FIFOs cannot reach).
+const VARIANTS: [string, string, SandboxShell, 'fifo' | 'attach'][] = [
+  ...Object.entries(SHELL_IMAGES).map(([name, image]): [string, string, SandboxShell, 'fifo'] => [
     name,
     image,
     'sh',
+    'fifo',
   ]),
-  ['bash as bash (OPENCODE_SANDBOX_SHELL=auto, /bin/sh dash)', SHELL_IMAGES.dash!, 'auto'],
+  ['bash as bash (OPENCODE_SANDBOX_SHELL=auto, /bin/sh dash)', SHELL_IMAGES.dash!, 'auto', 'fifo'],
+  ['busybox ash', SHELL_IMAGES['busybox ash']!, 'sh', 'attach'],
 ];
-for (const [shellName, image, shellSetting] of VARIANTS) {
+for (const [shellName, image, shellSetting, io] of VARIANTS) {
   describeDocker(
-    `exec sessions on ${shellName} (real engine)`,
+    `exec sessions on ${shellName} over ${io === 'fifo' ? 'FIFOs' : 'the attach stream'} (real engine)`,
     () => {
       let rt: SandboxRuntime;
       let taskId: string;
@@ -58,10 +65,13 @@ for (const [shellName, image, shellSetting] of VARIANTS) {
           })
         ).stdout;
 
+      let home: ReturnType<typeof tempHome> | undefined;
       beforeAll(async () => {
+        home = io === 'fifo' ? tempHome('oct-session-io-') : undefined;
         rt = await createDockerSandboxRuntime(undefined, {
           sessionsPerTask: 2,
           shell: shellSetting,
+          ...(home ? { ioRoot: join(home.dir, 'io') } : {}),
         });
         taskId = newId('tsk');
         await startSandbox(rt, taskId, image);
@@ -69,6 +79,22 @@ for (const [shellName, image, shellSetting] of VARIANTS) {
       afterAll(async () => {
         await rt.remove(taskId);
         await rt.close();
+        home?.cleanup();
+      });
+
+      it(`talks to its shell over ${io === 'fifo' ? 'FIFOs (none left on the host once open)' : 'the attach stream'}`, async () => {
+        // The session's tee processes write the output: to a FIFO of the mount, or a pipe of the engine.
+        const r = await sh(
+          'for p in /proc/[0-9]*; do [ "$(cat $p/comm 2>/dev/null)" = tee ] && readlink $p/fd/1; done',
+        );
+        const links = r.stdout.trim().split('\n');
+        expect(links).toHaveLength(2);
+        for (const l of links) {
+          if (io === 'fifo')
+            expect(l).toMatch(/^\/run\/opencode-tools\/[0-9a-f]{32}\.[oe] \(deleted\)$/);
+          else expect(l).toMatch(/^pipe:/);
+        }
+        if (home) expect(readdirSync(join(home.dir, 'io', `oct-${taskId}`))).toEqual([]);
       });
 
       it('runs commands in the configured shell (fresh ones too)', async () => {

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import type Docker from 'dockerode';
 import type { SandboxShell } from '../../config/sandbox-options';
 import { ConflictError, DomainError, NotFoundError, ValidationError } from '../../domain/errors';
@@ -25,6 +26,7 @@ import { ExecLogCleanup } from './exec-log-cleanup';
 import { wrapDir } from './exec-wrapper';
 import { LOG_FILE_MAX_BYTES, parseSessionLogs, type LogRead } from './session-protocol';
 import { DEFAULT_SESSIONS_PER_TASK, SessionPool } from './session-pool';
+import { fifosPossible, SessionIoDirs } from './session-io';
 import {
   missingParents,
   readFileFromContainer,
@@ -103,6 +105,9 @@ export class DockerSandboxRuntime implements SandboxRuntime {
   /** Resolved `User` of each task's sandbox (its spec kept, to notice a re-created container's). */
   private readonly users = new Map<string, ResolvedUser>();
   private readonly logCleanup = new ExecLogCleanup((taskId, dirs) => this.removeDirs(taskId, dirs));
+  /** Session FIFO directories (see `SessionIoDirs`); used once the engine proved local. */
+  private readonly io?: SessionIoDirs;
+  private ioChecked?: Promise<SessionIoDirs | undefined>;
 
   constructor(
     readonly client: Docker,
@@ -113,20 +118,48 @@ export class DockerSandboxRuntime implements SandboxRuntime {
       shell?: SandboxShell;
       /** Largest log file per stream kept in a sandbox (OPENCODE_EXEC_LOG_MAX). */
       logMaxBytes?: number;
+      /**
+       * Where sessions' FIFOs live on this host (`<data home>/io`): each sandbox gets its
+       * directory there, mounted read-only. None: sessions use the attach stream.
+       */
+      ioRoot?: string;
     } = {},
   ) {
     this.logMaxBytes = opts.logMaxBytes ?? LOG_FILE_MAX_BYTES;
     this.description = `docker (${engineAddress()})`;
     this.shell = opts.shell ?? 'sh';
+    const log = opts.log ?? ((m) => process.stderr.write(`opencode-tools: ${m}\n`));
+    this.io = opts.ioRoot ? new SessionIoDirs(opts.ioRoot) : undefined;
     this.sessions = new SessionPool(
       opts.sessionsPerTask ?? DEFAULT_SESSIONS_PER_TASK,
-      opts.log ?? ((m) => process.stderr.write(`opencode-tools: ${m}\n`)),
+      log,
       this.shell,
       this.logMaxBytes,
+      async (taskId) => {
+        const dirs = await this.usableIo();
+        return dirs && existsSync(dirs.dir(taskId)) ? { dirs, taskId, log } : undefined;
+      },
     );
     this.images = new ImageManager(client);
     this.networks = new NetworkManager(client);
     this.volumes = new VolumeManager(client);
+  }
+
+  /**
+   * The FIFO directories when this engine shares this host's kernel (asked once per process;
+   * asked again after a failed try): else none, and sandboxes get no io mount.
+   */
+  private usableIo(): Promise<SessionIoDirs | undefined> {
+    const io = this.io;
+    if (!io) return Promise.resolve(undefined);
+    return (this.ioChecked ??= docker(() => this.client.info()).then(
+      (info: { OperatingSystem?: string; OSType?: string }) =>
+        fifosPossible(info) ? io : undefined,
+      (err: unknown) => {
+        this.ioChecked = undefined;
+        throw err;
+      },
+    ));
   }
 
   async ping(): Promise<{ engineId: string; version: string; engineName: string }> {
@@ -157,16 +190,17 @@ export class DockerSandboxRuntime implements SandboxRuntime {
     let made: Docker.Container | undefined;
     try {
       const net = await this.networks.ensure(config.taskId, config.network, config.labels);
-      const opts = containerCreateOptions(
-        config,
-        net.mode,
-        this.volumes.mounts(volume, config.mounts),
-      );
+      const io = await this.usableIo();
+      const opts = containerCreateOptions(config, net.mode, [
+        ...this.volumes.mounts(volume, config.mounts),
+        ...(io ? [io.mount(config.taskId)] : []),
+      ]);
       made = await docker(() => this.client.createContainer(opts));
       if (created) await this.ownWorkspace(config.taskId, made);
     } catch (err) {
       // Leave nothing half-made; a workspace that existed before (re-creation) is kept, though.
       await made?.remove({ force: true }).catch(() => undefined);
+      this.io?.remove(config.taskId);
       await this.networks.remove(config.taskId).catch(() => undefined);
       if (created) await this.volumes.remove(config.taskId).catch(() => undefined);
       throw mapDockerError(err);
@@ -244,8 +278,11 @@ export class DockerSandboxRuntime implements SandboxRuntime {
   async start(taskId: string): Promise<SandboxInfo> {
     const info = await this.mustInspect(taskId);
     if (info.state === 'paused') await this.unpause(taskId);
-    else if (info.state !== 'running')
+    else if (info.state !== 'running') {
+      // Its io directory must exist for the engine to start it (a bind mount's source).
+      if (await this.usableIo()) this.io!.ensure(taskId);
       await this.ignore304(() => this.container(taskId).start(), taskId);
+    }
     return this.mustInspect(taskId);
   }
 
@@ -301,6 +338,7 @@ export class DockerSandboxRuntime implements SandboxRuntime {
     if (await this.networks.remove(taskId)) {
       removed.push({ kind: 'network', name: names.network(taskId), taskId });
     }
+    this.io?.remove(taskId);
     if (!opts.keepVolume && (await this.volumes.remove(taskId))) {
       removed.push({ kind: 'volume', name: names.volume(taskId), taskId });
     }

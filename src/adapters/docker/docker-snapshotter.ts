@@ -9,6 +9,7 @@ import type { SandboxSnapshotter, SnapshotProgress } from '../../ports/sandbox-s
 import { docker, isNotFound, mapDockerError } from './docker-errors';
 import { names } from './docker-names';
 import { NetworkManager } from './network-manager';
+import { IO_MOUNT_TARGET, type SessionIoDirs } from './session-io';
 import { releaseSnapshotImages } from './snapshot-images';
 import { VolumeManager, WORKSPACE } from './volume-manager';
 
@@ -41,7 +42,11 @@ export class DockerSandboxSnapshotter implements SandboxSnapshotter {
   private readonly networks: NetworkManager;
   private readonly volumes: VolumeManager;
 
-  constructor(private readonly client: Docker) {
+  constructor(
+    private readonly client: Docker,
+    /** Session FIFO directories, when sessions use them (see `SessionIoDirs`). */
+    private readonly io?: SessionIoDirs,
+  ) {
     this.networks = new NetworkManager(client);
     this.volumes = new VolumeManager(client);
   }
@@ -174,10 +179,15 @@ export class DockerSandboxSnapshotter implements SandboxSnapshotter {
           ...host,
           NetworkMode: net.mode,
           Binds: undefined,
-          Mounts: (host.Mounts ?? []).map((m) =>
+          Mounts: (host.Mounts ?? []).flatMap((m) =>
             m.Type === 'volume' && m.Source === names.volume(snap.taskId)
-              ? { ...m, Source: volume }
-              : m,
+              ? [{ ...m, Source: volume }]
+              : // The snapshot's own session-FIFO directory is not the target's: its own instead.
+                m.Target === IO_MOUNT_TARGET
+                ? this.io
+                  ? [this.io.mount(target)]
+                  : []
+                : [m],
           ),
         },
       }),

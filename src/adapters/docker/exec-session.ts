@@ -12,6 +12,7 @@ import type {
 import { demuxDockerStream } from './demux';
 import { docker } from './docker-errors';
 import { killTree } from './docker-exec';
+import { IO_PROBE_MS, type SessionFifos, type SessionIoDirs } from './session-io';
 import {
   bootstrapScript,
   cannotChangeState,
@@ -39,6 +40,72 @@ const SESSION_SHELL_CMD: Record<SandboxShell, string[]> = {
     'if command -v bash >/dev/null 2>&1; then export __OCT_SH=bash; exec bash; fi; exec /bin/sh',
   ],
 };
+/**
+ * Runs before the session shell when the session may use FIFOs (`$1`: their path prefix in the
+ * sandbox, `$2`: the session's nonce). If the stdout FIFO is there and opens, it writes `H` into
+ * it and `<nonce>:1` on the attach stream, and reads the server's answer there: `f` (the server
+ * read the `H`: stdin, stdout and stderr become the FIFOs) or anything else (stay on the attach
+ * stream). Otherwise it says `<nonce>:0` and stays. `command exec` fails without ending the shell.
+ */
+const IO_PRELUDE = [
+  'if [ -n "$1" ] && [ -p "$1.o" ] && { command exec 3<>"$1.o"; } 2>/dev/null; then',
+  '  printf H >&3; printf \'%s:1\\n\' "$2"; IFS= read -r __oct_go || __oct_go=',
+  // (fd 3 is closed only once the new writer is open: a FIFO whose last writer closed reads EOF.)
+  '  if [ "$__oct_go" = f ]; then exec <"$1.i" >"$1.o" 2>"$1.e" 3>&-; else exec 3>&-; fi',
+  'else printf \'%s:0\\n\' "$2"; fi',
+  'unset __oct_go',
+].join('\n');
+
+/** The session's exec with the FIFO prelude: the session shell is then `exec`ed as configured. */
+function ioSessionCmd(shell: SandboxShell, inside: string, nonce: string): string[] {
+  const start = shell === 'sh' ? 'exec /bin/sh' : SESSION_SHELL_CMD[shell][2]!;
+  return ['/bin/sh', '-c', `${IO_PRELUDE}\n${start}`, 'oct', inside, nonce];
+}
+
+/** How a session reaches its shell: the attach stream, or the FIFOs once switched. */
+interface Channel {
+  write(s: string): unknown;
+  end(): unknown;
+  destroy(): unknown;
+}
+
+/** `p`'s value, or undefined once `ms` passed first. */
+async function withTimeout<T>(p: Promise<T>, ms: number): Promise<T | undefined> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([
+      p,
+      new Promise<undefined>((r) => (timer = setTimeout(() => r(undefined), ms))),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** The first chunk a socket reads (undefined if it ends first). */
+function firstChunk(s: NodeJS.ReadableStream): Promise<Buffer | undefined> {
+  return new Promise((resolve) => {
+    const done = (b?: Buffer) => {
+      s.off('data', done);
+      s.off('end', none);
+      s.pause();
+      resolve(b);
+    };
+    const none = () => done(undefined);
+    s.on('data', done);
+    s.once('end', none);
+  });
+}
+
+export interface SessionOpenOptions {
+  /** false: commands' shells read requests with `read` even where /proc exists (tests the fallback). */
+  source?: boolean;
+  shell?: SandboxShell;
+  logMaxBytes?: number;
+  /** Session FIFOs of the task's io directory (see `SessionIoDirs`); none: the attach stream. */
+  io?: { dirs: SessionIoDirs; taskId: string; log?: (message: string) => void };
+}
+
 /** After a timeout kill, how long the session may take to report the end before it is replaced. */
 const KILL_GRACE_MS = 2_000;
 /**
@@ -112,7 +179,9 @@ export class ExecSession {
    */
   readMode: 'source' | 'read-n' | 'line' = 'line';
   private current?: Running;
-  private stream!: NodeJS.ReadWriteStream & { destroy(): void };
+  private stream!: Channel;
+  /** The session's FIFOs, when it switched to them. */
+  private fifos?: SessionFifos;
   private deathListeners: ((why: string) => void)[] = [];
 
   private constructor(
@@ -131,7 +200,7 @@ export class ExecSession {
    */
   static async open(
     container: Docker.Container,
-    opts: { source?: boolean; shell?: SandboxShell; logMaxBytes?: number } = {},
+    opts: SessionOpenOptions = {},
   ): Promise<ExecSession> {
     const s = new ExecSession(container, randomHex());
     await s.boot(opts);
@@ -142,23 +211,35 @@ export class ExecSession {
     this.deathListeners.push(fn);
   }
 
-  private async boot(opts: {
-    source?: boolean;
-    shell?: SandboxShell;
-    logMaxBytes?: number;
-  }): Promise<void> {
-    const exec = await docker(() =>
-      this.container.exec({
-        Cmd: SESSION_SHELL_CMD[opts.shell ?? 'sh'],
-        AttachStdin: true,
-        AttachStdout: true,
-        AttachStderr: true,
-        Tty: false,
-      }),
-    );
-    this.stream = (await docker(() =>
-      exec.start({ hijack: true, stdin: true }),
-    )) as NodeJS.ReadWriteStream & { destroy(): void };
+  private async boot(opts: SessionOpenOptions): Promise<void> {
+    const shell = opts.shell ?? 'sh';
+    const io = opts.io && !opts.io.dirs.broken ? opts.io : undefined;
+    let fifos: SessionFifos | undefined;
+    if (io) {
+      try {
+        fifos = await io.dirs.open(io.taskId, this.sid);
+      } catch (err) {
+        io.log?.(`session FIFOs unavailable, using the attach stream: ${(err as Error).message}`);
+      }
+    }
+    let exec: Docker.Exec;
+    let attach: Channel & NodeJS.ReadableStream;
+    try {
+      exec = await docker(() =>
+        this.container.exec({
+          Cmd: fifos ? ioSessionCmd(shell, fifos.inside, this.sid) : SESSION_SHELL_CMD[shell],
+          AttachStdin: true,
+          AttachStdout: true,
+          AttachStderr: true,
+          Tty: false,
+        }),
+      );
+      attach = (await docker(() => exec.start({ hijack: true, stdin: true }))) as Channel &
+        NodeJS.ReadableStream;
+    } catch (err) {
+      fifos?.destroy();
+      throw err;
+    }
     const scanner = (name: 'stdout' | 'stderr') =>
       new FrameScanner(
         (chunk) => this.onData(name, chunk),
@@ -166,31 +247,96 @@ export class ExecSession {
       );
     const out = scanner('stdout');
     const err = scanner('stderr');
+    const onOut = (chunk: Buffer) => {
+      this.outBytes += chunk.length;
+      out.push(chunk);
+    };
+    const onErr = (chunk: Buffer) => {
+      this.errBytes += chunk.length;
+      err.push(chunk);
+    };
+    // Until the shell said whether the FIFOs work (`probe`), the attach stream carries only its
+    // answer; then it carries the session (`attach`) or nothing more (`fifo`).
+    let mode: 'probe' | 'attach' | 'fifo' = fifos ? 'probe' : 'attach';
+    let answered!: (fifosOk: boolean) => void;
+    const answer = new Promise<boolean>((r) => (answered = r));
+    let early = '';
     demuxDockerStream(
-      this.stream,
+      attach,
       (chunk) => {
-        this.outBytes += chunk.length;
-        out.push(chunk);
+        if (mode === 'attach') return onOut(chunk);
+        if (mode === 'fifo') return;
+        early += chunk.toString('latin1');
+        const m = new RegExp(`${this.sid}:([01])\n`).exec(early);
+        if (!m) return;
+        early = early.slice(m.index + m[0].length);
+        answered(m[1] === '1');
       },
-      (chunk) => {
-        this.errBytes += chunk.length;
-        err.push(chunk);
-      },
+      (chunk) => mode === 'attach' && onErr(chunk),
     );
-    const died = (why: string) => () => this.die(why);
-    this.stream.on('end', died('the session shell exited'));
-    this.stream.on('close', died('the session stream closed'));
-    this.stream.on('error', (e: Error) => this.die(`session stream error: ${e.message}`));
+    const died = (why: string) => () => mode !== 'fifo' && this.die(why);
+    attach.on('end', died('the session shell exited'));
+    attach.on('close', died('the session stream closed'));
+    attach.on(
+      'error',
+      (e: Error) => mode !== 'fifo' && this.die(`session stream error: ${e.message}`),
+    );
+
+    this.stream = attach;
+    if (fifos) {
+      const f = fifos;
+      const gone = new Promise<undefined>((r) => {
+        attach.once('close', () => r(undefined));
+        attach.once('end', () => r(undefined));
+      });
+      const opened = await withTimeout(Promise.race([answer, gone]), BOOT_TIMEOUT_MS);
+      const hello = opened ? await withTimeout(firstChunk(f.stdout), IO_PROBE_MS) : undefined;
+      if (hello?.[0] === 0x48) {
+        // 'H': this process reads what the sandbox writes there. The shell switches its stdio to
+        // the FIFOs; the attach stream ends.
+        mode = 'fifo';
+        attach.write('f\n');
+        attach.end();
+        attach.once('end', () => attach.destroy());
+        if (hello.length > 1) onOut(hello.subarray(1));
+        f.stdout.on('data', onOut).resume();
+        f.stderr.on('data', onErr);
+        f.stdout.on('end', () => this.die('the session shell exited'));
+        f.stdout.on('close', () => this.die('the session stream closed'));
+        f.stdin.on('error', (e: Error) => this.die(`session stream error: ${e.message}`));
+        this.stream = {
+          write: (s: string) => f.stdin.write(s),
+          end: () => f.stdin.end(),
+          destroy: () => {
+            f.destroy();
+            attach.destroy();
+          },
+        };
+        this.fifos = f;
+      } else {
+        if (opened && io) {
+          // The shell opened its FIFO but nothing arrived here: the engine's kernel is not this
+          // one (a VM). FIFOs stay off in this process.
+          io.dirs.broken = `no FIFO output reached this process within ${IO_PROBE_MS} ms`;
+          io.log?.(
+            `session FIFOs do not reach the engine's sandboxes (${io.dirs.broken}); sessions use the attach stream`,
+          );
+        }
+        if (opened) attach.write('a\n');
+        f.destroy();
+        mode = 'attach';
+        if (early) onOut(Buffer.from(early, 'latin1'));
+      }
+    }
 
     const { state: r, finished } = this.track(this.sid);
     this.stream.write(bootstrapScript(this.sid, this.dir, opts));
-    let timer: NodeJS.Timeout | undefined;
-    const ok = await Promise.race([
+    const ok = await withTimeout(
       finished.then(() => true),
-      new Promise<boolean>((res) => (timer = setTimeout(() => res(false), BOOT_TIMEOUT_MS))),
-    ]);
-    clearTimeout(timer);
+      BOOT_TIMEOUT_MS,
+    );
     this.current = undefined;
+    this.fifos?.unlink();
     if (!ok || r.pid === undefined || !this.alive) {
       this.close();
       throw new Error(

@@ -12,7 +12,13 @@ export { names as dockerNames } from './docker-names';
  */
 export async function createDockerSandboxRuntime(
   client: Docker = new Docker(),
-  opts: { sessionsPerTask?: number; shell?: SandboxShell; logMaxBytes?: number } = {},
+  opts: {
+    sessionsPerTask?: number;
+    shell?: SandboxShell;
+    logMaxBytes?: number;
+    /** Host directory of session FIFOs (see `SessionIoDirs`); none: sessions use attach streams. */
+    ioRoot?: string;
+  } = {},
 ): Promise<SandboxRuntime> {
   return new DockerSandboxRuntime(client, opts);
 }

@@ -7,7 +7,7 @@ import type {
   SessionStateChange,
   StartedExec,
 } from '../../ports/sandbox-runtime.port';
-import { ExecSession, type SessionState } from './exec-session';
+import { ExecSession, type SessionOpenOptions, type SessionState } from './exec-session';
 import { exportedNames, LOG_FILE_MAX_BYTES, posixExports } from './session-protocol';
 
 /** Default of `OPENCODE_EXEC_SESSIONS`: concurrent shell sessions per task. */
@@ -140,6 +140,9 @@ export class SessionPool {
     private readonly shell: SandboxShell = 'sh',
     /** Largest session log file per stream (OPENCODE_EXEC_LOG_MAX). */
     private readonly logMaxBytes = LOG_FILE_MAX_BYTES,
+    /** The session FIFOs a task's new sessions try first (none: the attach stream). */
+    private readonly ioFor: (taskId: string) => Promise<SessionOpenOptions['io']> = async () =>
+      undefined,
   ) {}
 
   async start(
@@ -153,8 +156,12 @@ export class SessionPool {
       t = new TaskSessions(
         this.maxPerTask,
         () =>
-          openRetryingFork(() =>
-            ExecSession.open(container, { shell: this.shell, logMaxBytes: this.logMaxBytes }),
+          openRetryingFork(async () =>
+            ExecSession.open(container, {
+              shell: this.shell,
+              logMaxBytes: this.logMaxBytes,
+              io: await this.ioFor(taskId),
+            }),
           ),
         this.log,
         this.logMaxBytes / 2,

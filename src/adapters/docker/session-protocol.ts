@@ -226,7 +226,9 @@ export function logBlocks(maxBytes = LOG_FILE_MAX_BYTES): number {
  * Starts a `tee` copying a FIFO to the shell's stdout (or stderr) and appending it to a log of at
  * most `blocks` × 512 bytes: a file-size limit of its own (`ulimit -f`, 512-byte blocks in every
  * POSIX shell, and in bash's POSIX mode) with SIGXFSZ ignored, so that past the limit its writes
- * to the log fail and it goes on copying; its own error messages are dropped. `from`, `file` and
+ * to the log fail and it goes on copying; SIGPIPE ignored too, so that once nobody reads the
+ * session's output (its server died: a FIFO's reader is gone) it goes on filling the log, which a
+ * restarted server reads; its own error messages are dropped. `from`, `file` and
  * `blocks` are shell words.
  */
 export function cappedTee(
@@ -236,7 +238,7 @@ export function cappedTee(
   blocks: string,
 ): string {
   const out = to === 'stderr' ? ' >&2' : '';
-  return `(ulimit -f ${blocks} 2>/dev/null; trap '' XFSZ; exec tee -a ${file} <${from}${out} 2>/dev/null) &`;
+  return `(ulimit -f ${blocks} 2>/dev/null; trap '' XFSZ PIPE; exec tee -a ${file} <${from}${out} 2>/dev/null) &`;
 }
 
 /**

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { existsSync, realpathSync } from 'node:fs';
-import { isAbsolute, relative } from 'node:path';
+import { isAbsolute, posix, relative } from 'node:path';
 import { z } from 'zod';
 import type { OpenCodeToolsOptions } from '../../config/options';
 import type { SandboxOptions } from '../../config/sandbox-options';
@@ -10,6 +10,7 @@ import { sandboxSpecSchema } from '../../domain/task.schema';
 import { parseOrThrow } from '../../domain/validation';
 import {
   SANDBOX_LABELS,
+  SESSION_IO_TARGET,
   type HostMount,
   type SandboxConfig,
 } from '../../ports/sandbox-runtime.port';
@@ -120,6 +121,13 @@ function checkMount(
   );
   if (target === '/workspace' || target === '/') {
     throw new ValidationError(`sandbox.mounts.${i}.target`, `cannot mount over ${target}`);
+  }
+  // The sessions' FIFO directory (OPENCODE_SESSION_IO=fifo) is mounted there.
+  if (isWithin(SESSION_IO_TARGET, posix.normalize(target))) {
+    throw new ValidationError(
+      `sandbox.mounts.${i}.target`,
+      `${target} is reserved for opencode-tools' session FIFOs (${SESSION_IO_TARGET}); mount elsewhere`,
+    );
   }
   return { source: real, target, readOnly: m.readOnly ?? true };
 }
