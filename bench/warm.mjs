@@ -1,11 +1,15 @@
 // Millisecond sandboxes (issue 9), side by side in one run:
 // 1. create_task_sandbox over the in-memory MCP transport with a warm pool, vs the same call
 //    without one, vs raw dockerode create + start (volume, container, start).
-// 2. execute_in_task `echo hi` over the in-memory MCP transport (a persistent session), vs a raw
-//    `docker exec` (dockerode create/start/demux/inspect), vs a bare round trip on an attached,
-//    long-lived shell (write a line, read until a marker: the floor under any session); and
+// 2. execute_in_task `echo hi` over the in-memory MCP transport (a persistent session talking to
+//    its shell over FIFOs, OPENCODE_SESSION_IO=fifo, the default), vs the same through a second
+//    server whose sessions use their `docker exec`'s attach stream (OPENCODE_SESSION_IO=attach),
+//    vs a raw `docker exec` (dockerode create/start/demux/inspect), vs a bare round trip on an
+//    attached, long-lived shell (write a line, read until a marker: the floor under a session
+//    over the attach stream), and the same over bind-mounted FIFOs (the floor under one over
+//    FIFOs); and
 //    execute_in_task `cd` (alternately /tmp and /), which changes the session state every time
-//    and so pays the write that persists it (SQLite); these four in blocks of BENCH_WARM_BLOCK
+//    and so pays the write that persists it (SQLite); these six in blocks of BENCH_WARM_BLOCK
 //    calls taking turns (steady state, same phase of the machine), then the session and bare
 //    calls taking turns call by call (each call after calls to other processes, as after a
 //    pause). Then execute_in_task `echo hi` alone, in
@@ -18,7 +22,9 @@
 // are reported as a fresh server's), BENCH_WARM_BLOCK (default 50). Targets (issue 9): warm create p50 < 20 ms; session exec
 // p50 < 2 ms.
 import { performance } from 'node:perf_hooks';
-import { readFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { constants as fsConstants, mkdirSync, openSync, readFileSync } from 'node:fs';
+import { Socket } from 'node:net';
 import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { dist, fmt, printTable, require, tempDir, dockerOrSkip } from './lib.mjs';
@@ -47,42 +53,48 @@ const pct = (xs, q) => {
   return s[Math.min(s.length - 1, Math.floor(q * s.length))];
 };
 
+/** An app context with the MCP server over the in-memory transport, and a tool caller. */
+async function openServer(dir, sandbox) {
+  class BenchRoot {}
+  Module({})(BenchRoot);
+  const app = await NestFactory.createApplicationContext(
+    {
+      module: BenchRoot,
+      imports: [
+        OpenCodeToolsModule.forRoot({
+          home: dir,
+          database: { driver: 'sqlite', path: join(dir, 'db.sqlite') },
+          sandboxImage: IMAGE,
+          instanceId: 'bench-warm',
+          sandbox: { pull: 'never', orphanGraceMs: 0, stopGraceMs: 1000, ...sandbox },
+        }),
+        McpModule,
+      ],
+    },
+    { logger: false },
+  );
+  const server = await app.get(McpToolRegistry).createServer();
+  const [clientSide, serverSide] = InMemoryTransport.createLinkedPair();
+  await server.connect(serverSide);
+  const client = new Client({ name: 'bench', version: '0' });
+  await client.connect(clientSide);
+  const call = async (name, args) => {
+    const r = await client.callTool({ name, arguments: args });
+    if (r.isError) throw new Error(`${name}: ${r.content?.[0]?.text}`);
+    return r.structuredContent;
+  };
+  return { app, client, call };
+}
+
 const home = tempDir('oct-bench-warm-');
-class BenchRoot {}
-Module({})(BenchRoot);
-const app = await NestFactory.createApplicationContext(
-  {
-    module: BenchRoot,
-    imports: [
-      OpenCodeToolsModule.forRoot({
-        home: home.dir,
-        database: { driver: 'sqlite', path: join(home.dir, 'db.sqlite') },
-        sandboxImage: IMAGE,
-        instanceId: 'bench-warm',
-        sandbox: {
-          pull: 'never',
-          orphanGraceMs: 0,
-          stopGraceMs: 1000,
-          warmPool: { size: CREATE_N, max: CREATE_N, ttlMs: 10 * 60_000 },
-        },
-      }),
-      McpModule,
-    ],
-  },
-  { logger: false },
-);
-const registry = app.get(McpToolRegistry);
+const { app, client, call } = await openServer(home.dir, {
+  warmPool: { size: CREATE_N, max: CREATE_N, ttlMs: 10 * 60_000 },
+});
 const pool = app.get(WarmPoolService);
-const server = await registry.createServer();
-const [clientSide, serverSide] = InMemoryTransport.createLinkedPair();
-await server.connect(serverSide);
-const client = new Client({ name: 'bench', version: '0' });
-await client.connect(clientSide);
-const call = async (name, args) => {
-  const r = await client.callTool({ name, arguments: args });
-  if (r.isError) throw new Error(`${name}: ${r.content?.[0]?.text}`);
-  return r.structuredContent;
-};
+// The same server with sessions over the attach stream of their `docker exec`
+// (OPENCODE_SESSION_IO=attach: what any engine FIFOs cannot reach gets).
+const home2 = tempDir('oct-bench-warm-attach-');
+const attachSrv = await openServer(home2.dir, { sessionIo: 'attach' });
 const created = [];
 const spec = { name: 'bench', image: IMAGE };
 
@@ -167,6 +179,54 @@ const bare = await (async () => {
     close: () => stream.destroy(),
   };
 })();
+// The same bare round trip over FIFOs of a directory bind-mounted into a container (how
+// sessions talk to their shell by default): no engine process between this one and the shell.
+const bareFifo = await (async () => {
+  const dir = join(home.dir, 'bare-io');
+  mkdirSync(dir);
+  execFileSync('mkfifo', ['-m', '666', join(dir, 'i'), join(dir, 'o')]);
+  const id = `${rawIds[0]}-fifo`;
+  rawIds.push(id);
+  const ctr = await docker.createContainer({
+    name: id,
+    Image: IMAGE,
+    Entrypoint: ['sleep', '2147483647'],
+    Labels: { 'opencode-tools.bench': 'warm' },
+    NetworkDisabled: true,
+    HostConfig: {
+      Init: true,
+      CapDrop: ['ALL'],
+      NetworkMode: 'none',
+      Mounts: [{ Type: 'bind', Source: dir, Target: '/io', ReadOnly: true }],
+    },
+  });
+  await ctr.start();
+  const { O_RDONLY, O_RDWR, O_NONBLOCK } = fsConstants;
+  const w = new Socket({ fd: openSync(join(dir, 'i'), O_RDWR | O_NONBLOCK), readable: false });
+  const r = new Socket({ fd: openSync(join(dir, 'o'), O_RDONLY | O_NONBLOCK), writable: false });
+  const exec = await ctr.exec({ Cmd: ['/bin/sh', '-c', 'exec </io/i >/io/o; exec /bin/sh'] });
+  await exec.start({ Detach: true });
+  let buf = '';
+  let waiter;
+  r.on('data', (c) => {
+    buf += c.toString();
+    if (waiter && buf.includes('\x1e')) waiter();
+  });
+  return {
+    async run() {
+      buf = '';
+      const done = new Promise((res) => (waiter = res));
+      w.write("echo hi; printf '\\036\\n'\n");
+      await done;
+      if (!buf.startsWith('hi\n'))
+        throw new Error(`bare FIFO shell returned ${JSON.stringify(buf)}`);
+    },
+    close: () => {
+      w.destroy();
+      r.destroy();
+    },
+  };
+})();
 const ways = {
   'execute_in_task (session, MCP in-memory)': async () => {
     const r = await call('execute_in_task', { taskId, agentId: 'bench', command: 'echo hi' });
@@ -184,7 +244,16 @@ const ways = {
     });
     await exec.inspect();
   },
+  'execute_in_task (session over the attach stream, MCP in-memory)': async () => {
+    const r = await attachSrv.call('execute_in_task', {
+      taskId: attachTask,
+      agentId: 'bench',
+      command: 'echo hi',
+    });
+    if (r.stdout !== 'hi\n') throw new Error(`session returned ${JSON.stringify(r.stdout)}`);
+  },
   'bare attached-shell round trip': () => bare.run(),
+  'bare FIFO round trip (bind-mounted FIFOs)': () => bareFifo.run(),
   // Changes the task's session state on every call: pays the one write that persists it.
   'execute_in_task (session, MCP in-memory) cd': async () => {
     const dir = cds++ % 2 ? '/tmp' : '/';
@@ -195,6 +264,24 @@ const ways = {
 let cds = 0;
 await call('attach_agent_to_task', { taskId, agentId: 'bench' });
 await call('resume_task', { taskId, agentId: 'bench' });
+const { taskId: attachTask } = await attachSrv.call('create_task_sandbox', spec);
+await attachSrv.call('attach_agent_to_task', { taskId: attachTask, agentId: 'bench' });
+await attachSrv.call('resume_task', { taskId: attachTask, agentId: 'bench' });
+/** How the task's session talks to its shell: where its output tees write. */
+const transport = async (c, id) => {
+  const r = await c('execute_in_task', {
+    taskId: id,
+    agentId: 'bench',
+    command:
+      'for p in /proc/[0-9]*; do [ "$(cat $p/comm 2>/dev/null)" = tee ] && readlink $p/fd/1; done; true',
+  });
+  return /opencode-tools/.test(r.stdout)
+    ? 'FIFOs'
+    : /pipe:/.test(r.stdout)
+      ? 'the attach stream'
+      : `? (${r.stdout.trim()})`;
+};
+const transports = [await transport(call, taskId), await transport(attachSrv.call, attachTask)];
 // The same call where /bin/sh is dash or bash (images of scripts/start-docker.sh, when present),
 // each in a loop of its own after the main one: a child's start is CPU another sandbox's calls
 // would otherwise compete with (a bash child costs ~4 ms of it).
@@ -231,6 +318,9 @@ for (let i = 0; i < WARMUP; i++) {
   if (i < 1000) fresh.push(performance.now() - t0);
   if (i === Math.min(1000, WARMUP) - 1) nodeCpuPerCall.fresh = (nodeCpu() - n0) / (i + 1);
   if (r.stdout !== 'hi\n') throw new Error(`session returned ${JSON.stringify(r.stdout)}`);
+}
+for (let i = 0; i < Math.min(WARMUP, 1000); i++) {
+  await ways['execute_in_task (session over the attach stream, MCP in-memory)']();
 }
 const ex = Object.fromEntries(Object.keys(ways).map((k) => [k, []]));
 // In blocks of BLOCK calls of one way, the ways taking turns: each way is measured in its steady
@@ -291,6 +381,7 @@ for (const [shell, id] of Object.entries({ 'busybox ash': taskId, ...shellTasks 
   nodeCpuPerCall[shell] = (nodeCpu() - n0) / EXEC_N;
 }
 bare.close();
+bareFifo.close();
 
 const row = (op, via, xs, target) => [
   op,
@@ -334,6 +425,9 @@ const bareP50 = pct(ex['bare attached-shell round trip'], 0.5);
 console.log(
   `session exec p50 = ${fmt(sessionP50 / bareP50, 1)}× the bare round trip (${fmt(bareP50, 2)} ms now, in blocks of ${BLOCK}); call by call: ${fmt(pct(alt[ALT[0]], 0.5), 2)} ms against ${fmt(pct(alt[ALT[1]], 0.5), 2)} ms`,
 );
+console.log(
+  `session transport: ${transports[0]} (main rows); ${transports[1]} (the attach-stream row); bare over FIFOs: ${fmt(pct(ex['bare FIFO round trip (bind-mounted FIFOs)'], 0.5), 3)} ms p50`,
+);
 if (nodeCpuPerCall.fresh !== undefined) {
   console.log(
     `a fresh server's first ${fresh.length} calls: ${fmt(nodeCpuPerCall.fresh, 2)} ms of Node CPU per call (JIT warm-up)`,
@@ -364,6 +458,12 @@ for (const id of rawIds) {
     .remove()
     .catch(() => {});
 }
+await attachSrv
+  .call('delete_task', { taskId: attachTask, force: true })
+  .catch((err) => console.error(`bench cleanup: ${err.message}`));
+await attachSrv.client.close();
+await attachSrv.app.close();
+home2.cleanup();
 await pool.resize(0);
 await app.close();
 home.cleanup();
