@@ -1,10 +1,12 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
 import Docker from 'dockerode';
 import { createDockerSandboxRuntime } from '../../src/adapters/docker';
 import { newId } from '../../src/domain/ids';
 import type { SandboxConfig, SandboxRuntime } from '../../src/ports/sandbox-runtime.port';
 import { sandboxConfig } from '../contract/sandbox-runtime.contract';
+import { tempHome } from '../helpers/temp-home';
 import { describeDocker, TEST_IMAGE } from './engine';
 
 jest.setTimeout(120_000);
@@ -23,11 +25,16 @@ describeDocker('docker sandboxes are hardened and contained (real engine)', () =
   const sh = (taskId: string, script: string, timeoutMs = 20_000, outputCapBytes = 1 << 20) =>
     rt.exec(taskId, { command: { shell: script }, timeoutMs, outputCapBytes });
 
+  // As a server runs them: sessions over FIFOs (OPENCODE_SESSION_IO=fifo, the default).
+  let home: ReturnType<typeof tempHome>;
   beforeAll(async () => {
-    rt = await createDockerSandboxRuntime();
+    home = tempHome('oct-hardening-');
+    rt = await createDockerSandboxRuntime(undefined, { ioRoot: join(home.dir, 'io') });
   });
   afterAll(async () => {
     for (const id of created) await rt.remove(id).catch(() => undefined);
+    await rt.close();
+    home.cleanup();
   });
 
   it('shows the hardening in docker inspect and from inside', async () => {
@@ -49,7 +56,11 @@ describeDocker('docker sandboxes are hardened and contained (real engine)', () =
       Config: { 'max-size': '1m', 'max-file': '1' },
     });
     expect(hc.Binds ?? []).toEqual([]);
-    expect(i.Mounts.map((m) => [m.Type, m.Destination])).toEqual([['volume', '/workspace']]);
+    // The workspace, and the sessions' FIFO directory (read-only; see session-fifo.spec).
+    expect(i.Mounts.map((m) => [m.Type, m.Destination, m.RW]).sort()).toEqual([
+      ['bind', '/run/opencode-tools', false],
+      ['volume', '/workspace', true],
+    ]);
     expect(i.Config.Labels).toMatchObject({ 'opencode-tools.task-id': taskId });
     const status = await sh(
       taskId,

@@ -243,6 +243,20 @@ describeDocker('task lifecycle drives Docker sandboxes (real engine)', () => {
         options,
       ),
     ).toThrow(/does not exist|not inside/);
+    // The sessions' FIFO directory's place is reserved, and what is under it.
+    for (const target of [
+      '/run/opencode-tools',
+      '/run/opencode-tools/x',
+      '/run/./opencode-tools',
+    ]) {
+      expect(() =>
+        resolveSandboxConfig('t1', { mounts: [{ source: allowed, target }] }, options),
+      ).toThrow(/sandbox\.mounts\.0\.target: .* is reserved for opencode-tools' session FIFOs/);
+    }
+    expect(
+      resolveSandboxConfig('t1', { mounts: [{ source: allowed, target: '/run/other' }] }, options)
+        .mounts,
+    ).toHaveLength(1);
     // And for real: mounted read-only.
     const app2 = await boot(home.dir, {
       database: { driver: 'memory' },

@@ -3,7 +3,7 @@ import { existsSync, mkdirSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { createDockerSandboxRuntime } from '../../src/adapters/docker';
 import { ExecSession } from '../../src/adapters/docker/exec-session';
-import { IO_PROBE_MS, SessionIoDirs } from '../../src/adapters/docker/session-io';
+import { IO_MOUNT_TARGET, IO_PROBE_MS, SessionIoDirs } from '../../src/adapters/docker/session-io';
 import { newId } from '../../src/domain/ids';
 import type { ExecRequest, SandboxRuntime } from '../../src/ports/sandbox-runtime.port';
 import { sandboxConfig } from '../contract/sandbox-runtime.contract';
@@ -147,6 +147,56 @@ describeDocker('session FIFOs (OPENCODE_SESSION_IO=fifo, real engine)', () => {
     });
     s2.close();
     expect(logs2).toEqual([]);
+  });
+
+  it("an engine that cannot mount the directory (not this host's files) gets sandboxes without it", async () => {
+    const own = await createDockerSandboxRuntime(undefined, {
+      sessionsPerTask: 1,
+      ioRoot: join(home.dir, 'io2'),
+    });
+    // As a socket forwarded from another machine: the engine does not see the directory.
+    const mount = jest
+      .spyOn(SessionIoDirs.prototype, 'mount')
+      .mockImplementation((taskId: string) => ({
+        Type: 'bind',
+        Source: join(home.dir, 'not-on-the-engine', taskId),
+        Target: IO_MOUNT_TARGET,
+        ReadOnly: true,
+      }));
+    let taskId: string;
+    try {
+      taskId = await start(own);
+    } finally {
+      mount.mockRestore();
+    }
+    const { Mounts } = (await docker.getContainer(`oct-${taskId}`).inspect()) as unknown as {
+      Mounts: { Type: string }[];
+    };
+    expect(Mounts.map((m) => m.Type)).toEqual(['volume']);
+    const r = await own.exec(taskId, req(TEE_OUTPUTS));
+    expect(r.stdout).toMatch(/^pipe:/);
+    // No more tries in this process: the next sandbox is made without the mount at once.
+    const next = await start(own);
+    const n = (await docker.getContainer(`oct-${next}`).inspect()) as unknown as {
+      Mounts: { Type: string }[];
+    };
+    expect(n.Mounts.map((m) => m.Type)).toEqual(['volume']);
+    await own.close();
+  });
+
+  it('a sandbox without /bin/sh fails the session at once, saying what it needs', async () => {
+    const taskId = await start(rt);
+    const mv = await rt.exec(taskId, {
+      command: ['mv', '/bin/sh', '/bin/sh.off'],
+      timeoutMs: 5000,
+      outputCapBytes: 1024,
+    });
+    expect(mv.exitCode).toBe(0);
+    // "it exited", not "no answer in 10s": the end of the exec is seen while asking about FIFOs.
+    await expect(rt.exec(taskId, req('echo hi'))).rejects.toThrow(
+      /did not start a session \(it exited\)/,
+    );
+    expect(readdirSync(join(ioRoot(), `oct-${taskId}`))).toEqual([]);
   });
 
   it('a command goes on filling its logs after the server is gone (no reader on the FIFOs)', async () => {

@@ -2,6 +2,7 @@ import { Module } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import fc from 'fast-check';
 import { MemorySandboxRuntime } from '../../src/adapters/memory/memory-sandbox.runtime';
+import { fifosPossible } from '../../src/adapters/docker/session-io';
 import { sandboxOptionsFromEnv } from '../../src/config/sandbox-options';
 import { CappedOutput } from '../../src/domain/capped-output';
 import { DomainError } from '../../src/domain/errors';
@@ -90,6 +91,7 @@ describe('sandbox configuration from the environment', () => {
         OPENCODE_EXEC_KEY_TTL: '36h',
         OPENCODE_SANDBOX_SHELL: 'auto',
         OPENCODE_EXEC_LOG_MAX: '1048576',
+        OPENCODE_SESSION_IO: 'attach',
       }),
     );
     expect(o).toMatchObject({
@@ -99,8 +101,26 @@ describe('sandbox configuration from the environment', () => {
       execKeyTtlMs: 36 * 3_600_000,
       shell: 'auto',
       execLogMaxBytes: 1048576,
+      sessionIo: 'attach',
       mountAllowList: ['/srv/a', '/srv/b'],
     });
+    expect(sandboxOptionsFromEnv(env({})).sessionIo).toBeUndefined(); // the default: fifo
+  });
+  it('session FIFOs only where the engine shares this kernel', () => {
+    const linux = { OperatingSystem: 'Debian GNU/Linux 12 (bookworm)', OSType: 'linux' };
+    expect(fifosPossible(linux, {}, 'linux')).toBe(true);
+    expect(
+      fifosPossible(linux, { DOCKER_HOST: 'unix:///run/user/1000/docker.sock' }, 'linux'),
+    ).toBe(true);
+    expect(fifosPossible(linux, { DOCKER_HOST: 'tcp://10.0.0.2:2376' }, 'linux')).toBe(false);
+    expect(fifosPossible(linux, { DOCKER_HOST: 'ssh://me@box' }, 'linux')).toBe(false);
+    expect(fifosPossible(linux, {}, 'darwin')).toBe(false);
+    expect(fifosPossible({ OperatingSystem: 'Docker Desktop', OSType: 'linux' }, {}, 'linux')).toBe(
+      false,
+    );
+    expect(
+      fifosPossible({ OperatingSystem: 'Windows Server', OSType: 'windows' }, {}, 'linux'),
+    ).toBe(false);
   });
   it.each([
     [
@@ -121,6 +141,7 @@ describe('sandbox configuration from the environment', () => {
     [{ OPENCODE_SANDBOX_RUNTIME: 'podman' }, /^OPENCODE_SANDBOX_RUNTIME/],
     [{ OPENCODE_EXEC_KEY_TTL: '0' }, /^OPENCODE_EXEC_KEY_TTL: must be > 0/],
     [{ OPENCODE_SANDBOX_SHELL: 'zsh' }, /^OPENCODE_SANDBOX_SHELL: 'zsh' is not one of/],
+    [{ OPENCODE_SESSION_IO: 'pipe' }, /^OPENCODE_SESSION_IO: 'pipe' is not one of/],
     [
       { OPENCODE_EXEC_LOG_MAX: '4096' },
       /^OPENCODE_EXEC_LOG_MAX: '4096' is not a whole number >= 1048576/,

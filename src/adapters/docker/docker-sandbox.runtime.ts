@@ -105,6 +105,7 @@ export class DockerSandboxRuntime implements SandboxRuntime {
   /** Resolved `User` of each task's sandbox (its spec kept, to notice a re-created container's). */
   private readonly users = new Map<string, ResolvedUser>();
   private readonly logCleanup = new ExecLogCleanup((taskId, dirs) => this.removeDirs(taskId, dirs));
+  private readonly log: (message: string) => void;
   /** Session FIFO directories (see `SessionIoDirs`); used once the engine proved local. */
   private readonly io?: SessionIoDirs;
   private ioChecked?: Promise<SessionIoDirs | undefined>;
@@ -129,6 +130,7 @@ export class DockerSandboxRuntime implements SandboxRuntime {
     this.description = `docker (${engineAddress()})`;
     this.shell = opts.shell ?? 'sh';
     const log = opts.log ?? ((m) => process.stderr.write(`opencode-tools: ${m}\n`));
+    this.log = log;
     this.io = opts.ioRoot ? new SessionIoDirs(opts.ioRoot) : undefined;
     this.sessions = new SessionPool(
       opts.sessionsPerTask ?? DEFAULT_SESSIONS_PER_TASK,
@@ -191,11 +193,29 @@ export class DockerSandboxRuntime implements SandboxRuntime {
     try {
       const net = await this.networks.ensure(config.taskId, config.network, config.labels);
       const io = await this.usableIo();
-      const opts = containerCreateOptions(config, net.mode, [
-        ...this.volumes.mounts(volume, config.mounts),
-        ...(io ? [io.mount(config.taskId)] : []),
-      ]);
-      made = await docker(() => this.client.createContainer(opts));
+      const mounts = this.volumes.mounts(volume, config.mounts);
+      const create = (withIo: boolean) =>
+        this.client.createContainer(
+          containerCreateOptions(config, net.mode, [
+            ...mounts,
+            ...(withIo && io ? [io.mount(config.taskId)] : []),
+          ]),
+        );
+      made = await docker(() =>
+        create(true).catch((err: Error) => {
+          // An engine that does not see this host's files after all (a socket forwarded from
+          // another machine): no FIFOs for this process, and the sandbox is made without them.
+          if (!io || !/bind source path|not shared|mounts denied/i.test(String(err?.message))) {
+            throw err;
+          }
+          this.ioChecked = Promise.resolve(undefined);
+          io.remove(config.taskId);
+          this.log(
+            `the engine cannot mount ${io.root} (${err.message.trim()}); sessions use the attach stream`,
+          );
+          return create(false);
+        }),
+      );
       if (created) await this.ownWorkspace(config.taskId, made);
     } catch (err) {
       // Leave nothing half-made; a workspace that existed before (re-creation) is kept, though.

@@ -3,6 +3,7 @@ import type Docker from 'dockerode';
 import type { SandboxShell } from '../../config/sandbox-options';
 import { CappedOutput } from '../../domain/capped-output';
 import { randomHex } from '../../domain/ids';
+import { within } from '../../domain/within';
 import type {
   ExecOutputListener,
   ExecRequest,
@@ -62,24 +63,18 @@ function ioSessionCmd(shell: SandboxShell, inside: string, nonce: string): strin
   return ['/bin/sh', '-c', `${IO_PRELUDE}\n${start}`, 'oct', inside, nonce];
 }
 
+/** A session that did not start: why, and what its shell said (or what it needs). */
+function notStarted(why: string, said: string, shell: SandboxShell): Error {
+  return new Error(
+    `the sandbox shell did not start a session (${why}): ${said.trim() || 'needs /bin/sh, mkfifo and tee'}${shell === 'bash' ? ' (OPENCODE_SANDBOX_SHELL=bash needs bash in the image; auto falls back to /bin/sh)' : ''}`,
+  );
+}
+
 /** How a session reaches its shell: the attach stream, or the FIFOs once switched. */
 interface Channel {
   write(s: string): unknown;
   end(): unknown;
   destroy(): unknown;
-}
-
-/** `p`'s value, or undefined once `ms` passed first. */
-async function withTimeout<T>(p: Promise<T>, ms: number): Promise<T | undefined> {
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    return await Promise.race([
-      p,
-      new Promise<undefined>((r) => (timer = setTimeout(() => r(undefined), ms))),
-    ]);
-  } finally {
-    clearTimeout(timer);
-  }
 }
 
 /** The first chunk a socket reads (undefined if it ends first). */
@@ -261,6 +256,7 @@ export class ExecSession {
     let answered!: (fifosOk: boolean) => void;
     const answer = new Promise<boolean>((r) => (answered = r));
     let early = '';
+    let probeErr = '';
     demuxDockerStream(
       attach,
       (chunk) => {
@@ -272,7 +268,10 @@ export class ExecSession {
         early = early.slice(m.index + m[0].length);
         answered(m[1] === '1');
       },
-      (chunk) => mode === 'attach' && onErr(chunk),
+      (chunk) => {
+        if (mode === 'attach') onErr(chunk);
+        else if (mode === 'probe' && probeErr.length < 4096) probeErr += chunk.toString();
+      },
     );
     const died = (why: string) => () => mode !== 'fifo' && this.die(why);
     attach.on('end', died('the session shell exited'));
@@ -289,8 +288,15 @@ export class ExecSession {
         attach.once('close', () => r(undefined));
         attach.once('end', () => r(undefined));
       });
-      const opened = await withTimeout(Promise.race([answer, gone]), BOOT_TIMEOUT_MS);
-      const hello = opened ? await withTimeout(firstChunk(f.stdout), IO_PROBE_MS) : undefined;
+      const opened = await within(Promise.race([answer, gone]), BOOT_TIMEOUT_MS, undefined);
+      if (opened === undefined) {
+        // No answer: the shell is gone (no /bin/sh?) or hung before its first line.
+        f.destroy();
+        const why = this.alive ? `no answer in ${BOOT_TIMEOUT_MS / 1000}s` : 'it exited';
+        this.close();
+        throw notStarted(why, early + probeErr, shell);
+      }
+      const hello = opened ? await within(firstChunk(f.stdout), IO_PROBE_MS, undefined) : undefined;
       if (hello?.[0] === 0x48) {
         // 'H': this process reads what the sandbox writes there. The shell switches its stdio to
         // the FIFOs; the attach stream ends.
@@ -331,16 +337,19 @@ export class ExecSession {
 
     const { state: r, finished } = this.track(this.sid);
     this.stream.write(bootstrapScript(this.sid, this.dir, opts));
-    const ok = await withTimeout(
+    const ok = await within(
       finished.then(() => true),
       BOOT_TIMEOUT_MS,
+      false,
     );
     this.current = undefined;
     this.fifos?.unlink();
     if (!ok || r.pid === undefined || !this.alive) {
       this.close();
-      throw new Error(
-        `the sandbox shell did not start a session (${ok ? 'it exited' : 'no answer in 10s'}): ${r.err.toString().trim() || 'needs /bin/sh, mkfifo and tee'}${opts.shell === 'bash' ? ' (OPENCODE_SANDBOX_SHELL=bash needs bash in the image; auto falls back to /bin/sh)' : ''}`,
+      throw notStarted(
+        ok ? 'it exited' : `no answer in ${BOOT_TIMEOUT_MS / 1000}s`,
+        r.err.toString(),
+        shell,
       );
     }
     this.shellPid = r.pid;

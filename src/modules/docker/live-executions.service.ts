@@ -6,6 +6,7 @@ import { DomainError, NotFoundError, ValidationError } from '../../domain/errors
 import type { ExecutionRecord } from '../../domain/execution';
 import { newId } from '../../domain/ids';
 import { OutputLog } from '../../domain/output-log';
+import { within } from '../../domain/within';
 import {
   RUNTIME_RECORD_STORE,
   type RuntimeRecord,
@@ -143,19 +144,6 @@ function summary(r: ExecResult): Omit<ExecResult, 'stdout' | 'stderr'> {
 
 /** Not unref'd: a CLI process waiting on nothing else must stay alive until it fires. */
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
-
-/** Resolves `p`'s value, or `fallback` after `ms`; the timer never outlives the race. */
-async function within<T, F>(p: Promise<T>, ms: number, fallback: F): Promise<T | F> {
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    return await Promise.race([
-      p,
-      new Promise<F>((r) => (timer = setTimeout(() => r(fallback), ms))),
-    ]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
 
 /**
  * Executions an agent can re-attach to (README "Re-attachable executions"). A command still
