@@ -147,6 +147,25 @@ for (let i = 0; i < Math.min(CREATE_N, 10); i++) {
 
 // --- 2. exec -----------------------------------------------------------------------------------
 const taskId = created[0];
+/**
+ * A bare shell round trip: writes `echo hi` and a marker to the shell's stdin, reads its stdout
+ * (`onStdout` subscribes) until the marker.
+ */
+function bareShell(what, write, onStdout) {
+  let buf = '';
+  let waiter;
+  onStdout((c) => {
+    buf += c.toString();
+    if (waiter && buf.includes('\x1e')) waiter();
+  });
+  return async () => {
+    buf = '';
+    const done = new Promise((r) => (waiter = r));
+    write("echo hi; printf '\\036\\n'\n");
+    await done;
+    if (!buf.startsWith('hi\n')) throw new Error(`${what} returned ${JSON.stringify(buf)}`);
+  };
+}
 const bare = await (async () => {
   const ctr = docker.getContainer(rawIds[0]);
   const exec = await ctr.exec({
@@ -156,28 +175,12 @@ const bare = await (async () => {
     AttachStderr: true,
   });
   const stream = await exec.start({ hijack: true, stdin: true });
-  let buf = '';
-  let waiter;
-  docker.modem.demuxStream(
-    stream,
-    {
-      write: (c) => {
-        buf += c.toString();
-        if (waiter && buf.includes('\x1e')) waiter();
-      },
-    },
-    { write: () => {} },
+  const run = bareShell(
+    'bare shell',
+    (s) => stream.write(s),
+    (fn) => docker.modem.demuxStream(stream, { write: fn }, { write: () => {} }),
   );
-  return {
-    async run() {
-      buf = '';
-      const done = new Promise((r) => (waiter = r));
-      stream.write("echo hi; printf '\\036\\n'\n");
-      await done;
-      if (!buf.startsWith('hi\n')) throw new Error(`bare shell returned ${JSON.stringify(buf)}`);
-    },
-    close: () => stream.destroy(),
-  };
+  return { run, close: () => stream.destroy() };
 })();
 // The same bare round trip over FIFOs of a directory bind-mounted into a container (how
 // sessions talk to their shell by default): no engine process between this one and the shell.
@@ -206,21 +209,13 @@ const bareFifo = await (async () => {
   const r = new Socket({ fd: openSync(join(dir, 'o'), O_RDONLY | O_NONBLOCK), writable: false });
   const exec = await ctr.exec({ Cmd: ['/bin/sh', '-c', 'exec </io/i >/io/o; exec /bin/sh'] });
   await exec.start({ Detach: true });
-  let buf = '';
-  let waiter;
-  r.on('data', (c) => {
-    buf += c.toString();
-    if (waiter && buf.includes('\x1e')) waiter();
-  });
+  const run = bareShell(
+    'bare FIFO shell',
+    (s) => w.write(s),
+    (fn) => r.on('data', fn),
+  );
   return {
-    async run() {
-      buf = '';
-      const done = new Promise((res) => (waiter = res));
-      w.write("echo hi; printf '\\036\\n'\n");
-      await done;
-      if (!buf.startsWith('hi\n'))
-        throw new Error(`bare FIFO shell returned ${JSON.stringify(buf)}`);
-    },
+    run,
     close: () => {
       w.destroy();
       r.destroy();
