@@ -208,7 +208,8 @@ const bareFifo = await (async () => {
   const w = new Socket({ fd: openSync(join(dir, 'i'), O_RDWR | O_NONBLOCK), readable: false });
   const r = new Socket({ fd: openSync(join(dir, 'o'), O_RDONLY | O_NONBLOCK), writable: false });
   const exec = await ctr.exec({ Cmd: ['/bin/sh', '-c', 'exec </io/i >/io/o; exec /bin/sh'] });
-  await exec.start({ Detach: true });
+  // (The answer to a detached start is a stream that stays open: release its socket.)
+  (await exec.start({ Detach: true }))?.destroy?.();
   const run = bareShell(
     'bare FIFO shell',
     (s) => w.write(s),
