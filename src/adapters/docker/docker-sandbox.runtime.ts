@@ -192,13 +192,21 @@ export class DockerSandboxRuntime implements SandboxRuntime {
     let made: Docker.Container | undefined;
     try {
       const net = await this.networks.ensure(config.taskId, config.network, config.labels);
-      const io = await this.usableIo();
+      let io = await this.usableIo();
+      let ioMount: Docker.MountSettings | undefined;
+      try {
+        ioMount = io?.mount(config.taskId);
+      } catch (err) {
+        // The directory cannot be made (a read-only home?): this sandbox goes without FIFOs.
+        this.log(`no session FIFO directory for ${config.taskId}: ${(err as Error).message}`);
+        io = undefined;
+      }
       const mounts = this.volumes.mounts(volume, config.mounts);
       const create = (withIo: boolean) =>
         this.client.createContainer(
           containerCreateOptions(config, net.mode, [
             ...mounts,
-            ...(withIo && io ? [io.mount(config.taskId)] : []),
+            ...(withIo && ioMount ? [ioMount] : []),
           ]),
         );
       made = await docker(() =>
@@ -300,7 +308,15 @@ export class DockerSandboxRuntime implements SandboxRuntime {
     if (info.state === 'paused') await this.unpause(taskId);
     else if (info.state !== 'running') {
       // Its io directory must exist for the engine to start it (a bind mount's source).
-      if (await this.usableIo()) this.io!.ensure(taskId);
+      if (await this.usableIo()) {
+        try {
+          this.io!.ensure(taskId);
+        } catch (err) {
+          this.log(
+            `cannot make the session FIFO directory of ${taskId}: ${(err as Error).message}`,
+          );
+        }
+      }
       await this.ignore304(() => this.container(taskId).start(), taskId);
     }
     return this.mustInspect(taskId);

@@ -60,7 +60,11 @@ export class SessionIoDirs {
     mkdirSync(this.root, { recursive: true, mode: 0o700 });
     const dir = this.dir(taskId);
     mkdirSync(dir, { recursive: true, mode: 0o711 });
-    chmodSync(dir, 0o711);
+    try {
+      chmodSync(dir, 0o711); // (mkdir's mode is masked by the umask)
+    } catch {
+      // another user's directory: its mode stays; FIFOs that cannot be made there fall back
+    }
     return dir;
   }
 
@@ -69,8 +73,13 @@ export class SessionIoDirs {
     return { Type: 'bind', Source: this.ensure(taskId), Target: IO_MOUNT_TARGET, ReadOnly: true };
   }
 
+  /** Removes the task's directory (best effort: what cannot go stays, a few empty inodes). */
   remove(taskId: string): void {
-    rmSync(this.dir(taskId), { recursive: true, force: true });
+    try {
+      rmSync(this.dir(taskId), { recursive: true, force: true });
+    } catch {
+      // not ours to remove
+    }
   }
 
   /**
