@@ -1,5 +1,5 @@
 import Docker from 'dockerode';
-import { existsSync, mkdirSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createDockerSandboxRuntime } from '../../src/adapters/docker';
 import { ExecSession } from '../../src/adapters/docker/exec-session';
@@ -181,6 +181,23 @@ describeDocker('session FIFOs (OPENCODE_SESSION_IO=fifo, real engine)', () => {
       Mounts: { Type: string }[];
     };
     expect(n.Mounts.map((m) => m.Type)).toEqual(['volume']);
+    await own.close();
+  });
+
+  it('a directory that cannot be made (the io root under a file) leaves the sandbox without FIFOs, working', async () => {
+    writeFileSync(join(home.dir, 'a-file'), '');
+    const own = await createDockerSandboxRuntime(undefined, {
+      sessionsPerTask: 1,
+      ioRoot: join(home.dir, 'a-file', 'io'),
+    });
+    const taskId = await start(own);
+    const i = (await docker.getContainer(`oct-${taskId}`).inspect()) as unknown as {
+      Mounts: { Type: string }[];
+    };
+    expect(i.Mounts.map((m) => m.Type)).toEqual(['volume']);
+    await own.stop(taskId, 0);
+    await own.start(taskId);
+    expect((await own.exec(taskId, req(TEE_OUTPUTS))).stdout).toMatch(/^pipe:/);
     await own.close();
   });
 
