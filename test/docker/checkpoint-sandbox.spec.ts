@@ -97,6 +97,23 @@ describeDocker('checkpoints with the sandbox filesystem (real Docker engine)', (
     );
     await sandboxes.writeFile(child.id, '/workspace/data.bin', Buffer.from('child'));
     expect(Buffer.compare(await sandboxes.readFile(task.id, '/workspace/data.bin'), bytes)).toBe(0);
+    // Each sees its own session-FIFO directory (the snapshot's config named the parent's), and
+    // the child's shell-string commands run in a session over it.
+    const ioSource = async (id: string) =>
+      (
+        (await new Docker().getContainer(`oct-${id}`).inspect()) as {
+          Mounts: { Destination: string; Source: string }[];
+        }
+      ).Mounts.find((m) => m.Destination === '/run/opencode-tools')?.Source;
+    expect(await ioSource(task.id)).toBe(join(home.dir, 'io', `oct-${task.id}`));
+    expect(await ioSource(child.id)).toBe(join(home.dir, 'io', `oct-${child.id}`));
+    const tees = await sandboxes.exec(child.id, {
+      command: {
+        shell:
+          'for p in /proc/[0-9]*; do [ "$(cat $p/comm 2>/dev/null)" = tee ] && readlink $p/fd/1; done; true',
+      },
+    });
+    expect(tees.stdout).toMatch(/^\/run\/opencode-tools\/[0-9a-f]{32}\.o \(deleted\)$/m);
 
     // Deleting the checkpoint's task removes the snapshot image and archive.
     await tasks.delete(task.id, { force: true });

@@ -138,7 +138,8 @@ export class DockerSandboxRuntime implements SandboxRuntime {
       this.shell,
       this.logMaxBytes,
       async (taskId) => {
-        const dirs = await this.usableIo();
+        // (An engine that cannot answer `info` now: this session goes over the attach stream.)
+        const dirs = await this.usableIo().catch(() => undefined);
         return dirs && existsSync(dirs.dir(taskId)) ? { dirs, taskId, log } : undefined;
       },
     );

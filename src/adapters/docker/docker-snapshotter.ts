@@ -51,6 +51,15 @@ export class DockerSandboxSnapshotter implements SandboxSnapshotter {
     this.volumes = new VolumeManager(client);
   }
 
+  /** The target's own session-FIFO mount; none if FIFOs are off or its directory cannot be made. */
+  private ioMount(target: string): Docker.MountSettings[] {
+    try {
+      return this.io ? [this.io.mount(target)] : [];
+    } catch {
+      return []; // its sessions use the attach stream
+    }
+  }
+
   async snapshot(
     task: Task,
     checkpointId: string,
@@ -184,9 +193,7 @@ export class DockerSandboxSnapshotter implements SandboxSnapshotter {
               ? [{ ...m, Source: volume }]
               : // The snapshot's own session-FIFO directory is not the target's: its own instead.
                 m.Target === IO_MOUNT_TARGET
-                ? this.io
-                  ? [this.io.mount(target)]
-                  : []
+                ? this.ioMount(target)
                 : [m],
           ),
         },
