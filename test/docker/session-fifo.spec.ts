@@ -201,6 +201,30 @@ describeDocker('session FIFOs (OPENCODE_SESSION_IO=fifo, real engine)', () => {
     await own.close();
   });
 
+  it('no mkfifo on this host: the session uses the attach stream, said once, FIFOs off', async () => {
+    const taskId = await start(rt);
+    const container = docker.getContainer(`oct-${taskId}`);
+    const dirs = new SessionIoDirs(ioRoot(), 'no-such-mkfifo-here');
+    const logs: string[] = [];
+    const s = await ExecSession.open(container, {
+      io: { dirs, taskId, log: (m) => logs.push(m) },
+    });
+    try {
+      expect(dirs.broken).toMatch(/spawn no-such-mkfifo-here ENOENT/);
+      expect(logs).toEqual([expect.stringMatching(/using the attach stream from now on/)]);
+      const { result } = await s.start(req('echo hi') as never, undefined).finished;
+      expect(result).toMatchObject({ exitCode: 0, stdout: 'hi\n' });
+    } finally {
+      s.close();
+    }
+    // The next session does not try (nor log) again.
+    const s2 = await ExecSession.open(container, {
+      io: { dirs, taskId, log: (m) => logs.push(m) },
+    });
+    s2.close();
+    expect(logs).toHaveLength(1);
+  });
+
   it('a sandbox without /bin/sh fails the session at once, saying what it needs', async () => {
     const taskId = await start(rt);
     const mv = await rt.exec(taskId, {

@@ -214,7 +214,12 @@ export class ExecSession {
       try {
         fifos = await io.dirs.open(io.taskId, this.sid);
       } catch (err) {
-        io.log?.(`session FIFOs unavailable, using the attach stream: ${(err as Error).message}`);
+        const e = err as NodeJS.ErrnoException;
+        // No `mkfifo` on this host: the same for every session, so said once and FIFOs off.
+        if (e.code === 'ENOENT' && /spawn/.test(e.message)) io.dirs.broken = e.message;
+        io.log?.(
+          `session FIFOs unavailable, using the attach stream${io.dirs.broken ? ' from now on' : ''}: ${e.message}`,
+        );
       }
     }
     let exec: Docker.Exec;

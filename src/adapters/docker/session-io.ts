@@ -45,7 +45,11 @@ export class SessionIoDirs {
   /** Why FIFOs are off for this process (set once a probe timed out: no FIFO reaches the engine). */
   broken?: string;
 
-  constructor(readonly root: string) {}
+  constructor(
+    readonly root: string,
+    /** The `mkfifo` program (looked up on PATH). */
+    private readonly mkfifo = 'mkfifo',
+  ) {}
 
   dir(taskId: string): string {
     return join(this.root, names.container(taskId));
@@ -92,9 +96,12 @@ export class SessionIoDirs {
     const base = join(this.dir(taskId), sid);
     const paths = { i: `${base}.i`, o: `${base}.o`, e: `${base}.e` };
     await new Promise<void>((resolve, reject) =>
-      execFile('mkfifo', ['-m', '666', '--', paths.i, paths.o, paths.e], (err, _out, stderr) =>
-        err ? reject(new Error(`mkfifo: ${String(stderr).trim() || err.message}`)) : resolve(),
-      ),
+      execFile(this.mkfifo, ['-m', '666', '--', paths.i, paths.o, paths.e], (err, _out, stderr) => {
+        if (!err) return resolve();
+        // (`code` ENOENT with no stderr: no `mkfifo` on this host's PATH.)
+        const e = new Error(`mkfifo: ${String(stderr).trim() || err.message}`);
+        reject(Object.assign(e, { code: typeof err.code === 'string' ? err.code : undefined }));
+      }),
     );
     let linked = true;
     const unlink = () => {
