@@ -42,7 +42,10 @@ export interface SessionFifos {
  * session start asks the shell first (see `ExecSession`).
  */
 export class SessionIoDirs {
-  /** Why FIFOs are off for this process (set once a probe timed out: no FIFO reaches the engine). */
+  /**
+   * Why FIFOs are off for this process: set once a probe timed out (no FIFO reaches the engine)
+   * or `mkfifo` could not be run at all.
+   */
   broken?: string;
 
   constructor(
@@ -95,14 +98,6 @@ export class SessionIoDirs {
   async open(taskId: string, sid: string): Promise<SessionFifos> {
     const base = join(this.dir(taskId), sid);
     const paths = { i: `${base}.i`, o: `${base}.o`, e: `${base}.e` };
-    await new Promise<void>((resolve, reject) =>
-      execFile(this.mkfifo, ['-m', '666', '--', paths.i, paths.o, paths.e], (err, _out, stderr) => {
-        if (!err) return resolve();
-        // (`code` ENOENT with no stderr: no `mkfifo` on this host's PATH.)
-        const e = new Error(`mkfifo: ${String(stderr).trim() || err.message}`);
-        reject(Object.assign(e, { code: typeof err.code === 'string' ? err.code : undefined }));
-      }),
-    );
     let linked = true;
     const unlink = () => {
       if (!linked) return;
@@ -111,10 +106,19 @@ export class SessionIoDirs {
         try {
           unlinkSync(p);
         } catch {
-          // already gone
+          // already gone (or never made)
         }
       }
     };
+    await new Promise<void>((resolve, reject) =>
+      execFile(this.mkfifo, ['-m', '666', '--', paths.i, paths.o, paths.e], (err, _out, stderr) => {
+        if (!err) return resolve();
+        unlink(); // the FIFOs it made before it failed
+        // (`code` ENOENT with no stderr: no `mkfifo` on this host's PATH.)
+        const e = new Error(`mkfifo: ${String(stderr).trim() || err.message}`);
+        reject(Object.assign(e, { code: typeof err.code === 'string' ? err.code : undefined }));
+      }),
+    );
     const fds: number[] = [];
     try {
       const { O_RDONLY, O_RDWR, O_NONBLOCK } = constants;
