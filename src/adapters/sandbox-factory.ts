@@ -2,6 +2,11 @@ import { join } from 'node:path';
 import type { OpenCodeToolsOptions } from '../config/options';
 import type { SandboxRuntimeFactory } from '../ports/sandbox-runtime.port';
 
+/** Where sessions' FIFO directories live (`<home>/io`); none with OPENCODE_SESSION_IO=attach. */
+export function sessionIoRoot(options: OpenCodeToolsOptions): string | undefined {
+  return options.sandbox.sessionIo === 'fifo' ? join(options.home, 'io') : undefined;
+}
+
 /**
  * Picks the sandbox runtime from configuration. dockerode is loaded with `import()` on first use,
  * so CLI commands that never touch a sandbox do not pay for it.
@@ -17,6 +22,6 @@ export const openConfiguredSandboxRuntime: SandboxRuntimeFactory = async (
     sessionsPerTask: options.sandbox.execSessions,
     shell: options.sandbox.shell,
     logMaxBytes: options.sandbox.execLogMaxBytes,
-    ...(options.sandbox.sessionIo === 'fifo' ? { ioRoot: join(options.home, 'io') } : {}),
+    ioRoot: sessionIoRoot(options),
   });
 };

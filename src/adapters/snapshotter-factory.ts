@@ -1,6 +1,6 @@
-import { join } from 'node:path';
 import type { OpenCodeToolsOptions } from '../config/options';
 import type { SandboxSnapshotter } from '../ports/sandbox-snapshotter.port';
+import { sessionIoRoot } from './sandbox-factory';
 
 /** Opens the sandbox snapshotter for checkpoints; `undefined` = checkpoints without a filesystem. */
 export type SandboxSnapshotterFactory = (
@@ -19,10 +19,8 @@ export const openConfiguredSnapshotter: SandboxSnapshotterFactory = async (optio
       const { default: Docker } = await import('dockerode');
       const { DockerSandboxSnapshotter } = await import('./docker/docker-snapshotter');
       const { SessionIoDirs } = await import('./docker/session-io');
-      const io =
-        options.sandbox.sessionIo === 'fifo'
-          ? new SessionIoDirs(join(options.home, 'io'))
-          : undefined;
+      const root = sessionIoRoot(options);
+      const io = root ? new SessionIoDirs(root) : undefined;
       return new DockerSandboxSnapshotter(new Docker(), io);
     })());
   return {

@@ -9,7 +9,7 @@ import { TaskStateService } from '../../src/modules/history/task-state.service';
 import { TasksService } from '../../src/modules/tasks/tasks.service';
 import { OpenCodeToolsModule } from '../../src/opencode-tools.module';
 import { tempHome } from '../helpers/temp-home';
-import { describeDocker, TEST_IMAGE } from './engine';
+import { describeDocker, TEE_OUTPUTS, TEST_IMAGE } from './engine';
 
 const Docker = require('dockerode');
 
@@ -107,12 +107,7 @@ describeDocker('checkpoints with the sandbox filesystem (real Docker engine)', (
       ).Mounts.find((m) => m.Destination === '/run/opencode-tools')?.Source;
     expect(await ioSource(task.id)).toBe(join(home.dir, 'io', `oct-${task.id}`));
     expect(await ioSource(child.id)).toBe(join(home.dir, 'io', `oct-${child.id}`));
-    const tees = await sandboxes.exec(child.id, {
-      command: {
-        shell:
-          'for p in /proc/[0-9]*; do [ "$(cat $p/comm 2>/dev/null)" = tee ] && readlink $p/fd/1; done; true',
-      },
-    });
+    const tees = await sandboxes.exec(child.id, { command: { shell: TEE_OUTPUTS } });
     expect(tees.stdout).toMatch(/^\/run\/opencode-tools\/[0-9a-f]{32}\.o \(deleted\)$/m);
 
     // Deleting the checkpoint's task removes the snapshot image and archive.

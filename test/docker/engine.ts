@@ -17,6 +17,13 @@ export const SHELL_IMAGES: Record<string, string> = {
   bash: process.env.OPENCODE_TEST_IMAGE_BASH ?? 'opencode-tools-test:bash',
 };
 
+/**
+ * A shell script printing where each `tee` of the sandbox's sessions writes: a FIFO of the
+ * session-FIFO mount (`/run/opencode-tools/<id>.o (deleted)`) or an engine pipe (`pipe:[…]`).
+ */
+export const TEE_OUTPUTS =
+  'for p in /proc/[0-9]*; do [ "$(cat $p/comm 2>/dev/null)" = tee ] && readlink $p/fd/1; done; true';
+
 function probe(image: string): { ok: boolean; why: string } {
   const script = `
     const D = require('dockerode'); const d = new D();

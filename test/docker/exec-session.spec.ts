@@ -9,7 +9,7 @@ import { newId } from '../../src/domain/ids';
 import type { ExecRequest, SandboxRuntime } from '../../src/ports/sandbox-runtime.port';
 import { sandboxConfig } from '../contract/sandbox-runtime.contract';
 import { tempHome } from '../helpers/temp-home';
-import { describeDocker, SHELL_IMAGES, TEST_IMAGE } from './engine';
+import { describeDocker, SHELL_IMAGES, TEE_OUTPUTS, TEST_IMAGE } from './engine';
 
 jest.setTimeout(120_000);
 
@@ -84,9 +84,7 @@ for (const [shellName, image, shellSetting, io] of VARIANTS) {
 
       it(`talks to its shell over ${io === 'fifo' ? 'FIFOs (none left on the host once open)' : 'the attach stream'}`, async () => {
         // The session's tee processes write the output: to a FIFO of the mount, or a pipe of the engine.
-        const r = await sh(
-          'for p in /proc/[0-9]*; do [ "$(cat $p/comm 2>/dev/null)" = tee ] && readlink $p/fd/1; done',
-        );
+        const r = await sh(TEE_OUTPUTS);
         const links = r.stdout.trim().split('\n');
         expect(links).toHaveLength(2);
         for (const l of links) {

@@ -8,7 +8,7 @@ import { newId } from '../../src/domain/ids';
 import type { ExecRequest, SandboxRuntime } from '../../src/ports/sandbox-runtime.port';
 import { sandboxConfig } from '../contract/sandbox-runtime.contract';
 import { tempHome } from '../helpers/temp-home';
-import { describeDocker, TEST_IMAGE } from './engine';
+import { describeDocker, TEE_OUTPUTS, TEST_IMAGE } from './engine';
 
 jest.setTimeout(120_000);
 
@@ -19,9 +19,6 @@ const req = (shell: string, extra: Partial<ExecRequest> = {}): ExecRequest => ({
   outputCapBytes: 1 << 20,
   ...extra,
 });
-/** Where each tee of the task's sessions writes (a FIFO of the mount, or an engine pipe). */
-const TEE_OUTPUTS =
-  'for p in /proc/[0-9]*; do [ "$(cat $p/comm 2>/dev/null)" = tee ] && readlink $p/fd/1; done; true';
 
 describeDocker('session FIFOs (OPENCODE_SESSION_IO=fifo, real engine)', () => {
   let home: ReturnType<typeof tempHome>;
