@@ -4,7 +4,7 @@ import { CommandFactory } from 'nest-commander';
 import { Commander } from 'nest-commander/src/constants';
 import { loadConfigFromEnv } from './config/env';
 import { ENV_VARS } from './config/env';
-import { StderrLogger } from './config/stderr-logger';
+import { CliLogger } from './config/cli-logger';
 import { EXIT_CODES } from './domain/errors';
 import { CliModule } from './modules/cli/cli.module';
 import { reportError } from './modules/cli/output';
@@ -51,7 +51,7 @@ export async function runCli(argv: string[] = process.argv): Promise<number> {
     const app = await CommandFactory.createWithoutRunning(root, {
       cliName: 'opencode-tools',
       abortOnError: false,
-      logger: new StderrLogger('opencode-tools', { logLevels: ['error', 'warn'] }),
+      logger: new CliLogger('opencode-tools', { logLevels: ['error', 'warn'] }),
       errorHandler: onCommanderExit,
       // Errors thrown by option parsers (e.g. malformed --metadata JSON) arrive here.
       // commander's own errors also come through here after errorHandler has set the exit code.

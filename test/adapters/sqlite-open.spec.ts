@@ -1,8 +1,9 @@
 import Database from 'better-sqlite3';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { createSqliteAdapters, openSqlite } from '../../src/adapters/sqlite';
 import { SQLITE_MIGRATIONS } from '../../src/adapters/sqlite/migrations';
-import { cliAsync, assertBuilt } from '../helpers/cli';
+import { cli, cliAsync, assertBuilt } from '../helpers/cli';
 import { tempHome } from '../helpers/temp-home';
 
 describe('opening the SQLite database', () => {
@@ -37,14 +38,48 @@ describe('opening the SQLite database', () => {
     });
   });
 
+  it('a file holding tables of another program exits 5 with one error, nothing on stdout', () => {
+    assertBuilt();
+    const dir = join(home.dir, 'foreign');
+    mkdirSync(dir);
+    const db = new Database(join(dir, 'opencode.db'));
+    db.exec('CREATE TABLE tasks (x)');
+    db.close();
+    const env = { OPENCODE_HOME: dir };
+    // Before: six "Migration … failed" lines on stdout, Nest's stack trace on stderr, exit 1.
+    const r = cli(['list-tasks', '--json'], env);
+    expect(r.code).toBe(5);
+    expect(r.stdout).toBe('');
+    const lines = r.stderr.trim().split('\n');
+    expect(lines).toHaveLength(1);
+    expect(JSON.parse(lines[0]!)).toEqual({
+      error: {
+        code: 'STORAGE_UNAVAILABLE',
+        message: expect.stringMatching(
+          /cannot migrate SQLite database '.*opencode\.db' \(OPENCODE_DATABASE_URL \/ OPENCODE_HOME\): .*table tasks already exists; .*point OPENCODE_DATABASE_URL at a file of its own/,
+        ),
+        details: { path: join(dir, 'opencode.db') },
+      },
+      exitCode: 5,
+    });
+    const plain = cli(['list-tasks'], env);
+    expect(plain.code).toBe(5);
+    expect(plain.stdout).toBe('');
+    expect(plain.stderr).toMatch(/^error: cannot migrate SQLite database .*\n$/);
+    expect(plain.stderr.trim().split('\n')).toHaveLength(1);
+  });
+
   it('several processes starting on one fresh file at once all succeed (migration race)', async () => {
     assertBuilt();
     const env = { OPENCODE_HOME: join(home.dir, 'race') };
     const results = await Promise.all(
       Array.from({ length: 6 }, (_, i) => cliAsync(['create-task', `t${i}`, '--json'], env)),
     );
-    for (const r of results)
+    for (const r of results) {
       expect({ code: r.code, stderr: r.stderr }).toEqual({ code: 0, stderr: '' });
+      // stdout is the command's JSON only: no migration messages from a lost race.
+      expect(JSON.parse(r.stdout).name).toMatch(/^t\d$/);
+    }
     const list = await cliAsync(['list-tasks', '--json'], env);
     expect(JSON.parse(list.stdout).total).toBe(6);
   });

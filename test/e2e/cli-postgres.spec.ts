@@ -1,4 +1,5 @@
 import { createServer } from 'node:net';
+import { Client } from 'pg';
 import { assertBuilt, cli, cliAsync } from '../helpers/cli';
 import { describePg, freshDatabase } from '../helpers/postgres';
 import { tempHome } from '../helpers/temp-home';
@@ -67,7 +68,34 @@ describePg('CLI on Postgres (OPENCODE_DATABASE_URL=postgres://…)', () => {
     expect(r.stderr).toContain(`127.0.0.1:${port}`);
     expect(r.stderr).toContain('OPENCODE_DATABASE_URL');
     expect(r.stderr).not.toContain('s3cret');
+    expect(r.stderr).not.toContain('ExceptionHandler'); // reported once, not also as a stack trace
+    expect(r.stderr).toMatch(/^error: cannot connect to Postgres .*\n$/);
     expect(r.ms).toBeLessThan(15_000);
+  });
+
+  it('a database holding tables of another program exits 5 with one error, nothing on stdout', async () => {
+    const other = await freshDatabase();
+    try {
+      const c = new Client({ connectionString: other.url });
+      await c.connect();
+      await c.query('CREATE TABLE tasks (x int)').finally(() => c.end());
+      const r = cli(['list-tasks', '--json'], {
+        OPENCODE_HOME: home.dir,
+        OPENCODE_DATABASE_URL: other.url,
+      });
+      expect(r.code).toBe(5);
+      expect(r.stdout).toBe('');
+      const lines = r.stderr.trim().split('\n');
+      expect(lines).toHaveLength(1);
+      expect(JSON.parse(lines[0]!).error).toMatchObject({
+        code: 'STORAGE_UNAVAILABLE',
+        message: expect.stringMatching(
+          /^cannot migrate Postgres database postgres:\/\/.*\(OPENCODE_DATABASE_URL\): .*"tasks" already exists; .*database of its own$/,
+        ),
+      });
+    } finally {
+      await other.drop();
+    }
   });
 
   it('a database that does not exist exits 5 naming it', () => {

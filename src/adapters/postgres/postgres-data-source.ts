@@ -2,6 +2,7 @@ import type { Pool } from 'pg';
 import { DataSource } from 'typeorm';
 import { DomainError } from '../../domain/errors';
 import { assertSchemaNotNewer } from '../shared/migrations';
+import { QuietTypeormLogger } from '../shared/typeorm-logger';
 import { POSTGRES_MIGRATIONS } from './migrations';
 
 export interface PostgresOptions {
@@ -40,6 +41,7 @@ export async function openPostgresDataSource(opts: PostgresOptions): Promise<Dat
     migrationsTableName: 'migrations',
     synchronize: false,
     logging: false,
+    logger: new QuietTypeormLogger(),
     extra: { max: opts.poolSize, application_name: 'opencode-tools' },
   });
   try {
@@ -55,7 +57,12 @@ export async function openPostgresDataSource(opts: PostgresOptions): Promise<Dat
     await migrate(ds);
   } catch (err) {
     await ds.destroy().catch(() => undefined);
-    throw err;
+    if (err instanceof DomainError) throw err;
+    throw new DomainError(
+      'STORAGE_UNAVAILABLE',
+      `cannot migrate Postgres database ${redactUrl(opts.url)} (OPENCODE_DATABASE_URL): ${(err as Error).message}; if the database holds another program's tables, give opencode-tools a database of its own`,
+      { url: redactUrl(opts.url) },
+    );
   }
   return ds;
 }

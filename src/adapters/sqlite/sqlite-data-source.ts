@@ -4,6 +4,7 @@ import type BetterSqlite3 from 'better-sqlite3';
 import { DataSource } from 'typeorm';
 import { DomainError } from '../../domain/errors';
 import { assertSchemaNotNewer } from '../shared/migrations';
+import { QuietTypeormLogger } from '../shared/typeorm-logger';
 import { SQLITE_MIGRATIONS } from './migrations';
 
 export interface SqliteOptions {
@@ -29,6 +30,7 @@ export async function openSqliteDataSource(opts: SqliteOptions): Promise<DataSou
     migrationsTransactionMode: 'each',
     synchronize: false,
     logging: false,
+    logger: new QuietTypeormLogger(),
     prepareDatabase: (db: BetterSqlite3.Database) => {
       // NORMAL is durable across application crashes in WAL mode; only an OS crash can lose the last commits.
       db.pragma('synchronous = NORMAL');
@@ -48,7 +50,12 @@ export async function openSqliteDataSource(opts: SqliteOptions): Promise<DataSou
     await migrate(ds);
   } catch (err) {
     await ds.destroy().catch(() => undefined);
-    throw err;
+    if (err instanceof DomainError) throw err;
+    throw new DomainError(
+      'STORAGE_UNAVAILABLE',
+      `cannot migrate SQLite database '${opts.path}' (OPENCODE_DATABASE_URL / OPENCODE_HOME): ${(err as Error).message}; if the file holds another program's tables, point OPENCODE_DATABASE_URL at a file of its own`,
+      { path: opts.path },
+    );
   }
   return ds;
 }
