@@ -52,7 +52,7 @@ export interface SandboxOptions {
    * each sandbox, where the engine shares this host's kernel; else, and wherever a sandbox's
    * FIFOs do not work, the attach stream) or `attach` (the `docker exec` attach stream only).
    */
-  sessionIo: 'fifo' | 'attach';
+  sessionIo: SessionIo;
   /** How long execute_in_task waits before answering `running` (the command goes on). */
   execYieldMs: number;
   /**
@@ -66,6 +66,8 @@ export interface SandboxOptions {
 
 export const SANDBOX_SHELLS = ['sh', 'bash', 'auto'] as const;
 export type SandboxShell = (typeof SANDBOX_SHELLS)[number];
+export const SESSION_IO_MODES = ['fifo', 'attach'] as const;
+export type SessionIo = (typeof SESSION_IO_MODES)[number];
 
 export const SANDBOX_DEFAULTS: Omit<SandboxOptions, 'mountAllowList'> = {
   runtime: 'docker',
@@ -270,7 +272,7 @@ export function sandboxOptionsFromEnv(
   );
   v(
     'OPENCODE_SESSION_IO',
-    (r) => (out.sessionIo = oneOf('OPENCODE_SESSION_IO', r, ['fifo', 'attach'] as const)),
+    (r) => (out.sessionIo = oneOf('OPENCODE_SESSION_IO', r, SESSION_IO_MODES)),
   );
   v('OPENCODE_WARM_POOL', (r) => (out.warmPool!.size = num('OPENCODE_WARM_POOL', r, 0, true)));
   v(
