@@ -1,15 +1,19 @@
+import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { Module, type INestApplicationContext } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { OPENCODE_OPTIONS, type OpenCodeToolsOptions } from '../../src/config/options';
-import { LiveExecutionsService } from '../../src/modules/docker/live-executions.service';
+import {
+  LiveExecutionsService,
+  RECORD_AFTER_MS,
+} from '../../src/modules/docker/live-executions.service';
 import { ExecutionsService } from '../../src/modules/history/executions.service';
 import { OpenCodeToolsModule } from '../../src/opencode-tools.module';
 import {
   RUNTIME_RECORD_STORE,
   type RuntimeRecordStore,
 } from '../../src/ports/runtime-record-store.port';
-import { assertBuilt, cli } from '../helpers/cli';
+import { assertBuilt, BIN, cli } from '../helpers/cli';
 import { tempHome } from '../helpers/temp-home';
 import { describeDocker, TEST_IMAGE } from './engine';
 
@@ -37,6 +41,23 @@ async function boot(home: string): Promise<INestApplicationContext> {
 describeDocker('re-attachable executions: deadlines without a poller, key expiry', () => {
   const home = tempHome('oct-exec-sweep-');
   const env = { OPENCODE_HOME: home.dir, OPENCODE_SANDBOX_IMAGE: TEST_IMAGE };
+  /** A CLI `exec` in the task's sandbox, running in the background. */
+  const started = (args: string[]) => {
+    const proc = spawn(process.execPath, [BIN, 'exec', '--task', taskId, ...args], {
+      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    let err = '';
+    proc.stdout.on('data', (c) => (out += c));
+    proc.stderr.on('data', (c) => (err += c));
+    const closed = new Promise<number | null>((r) => proc.on('close', r));
+    const saw = async (text: string) => {
+      for (let i = 0; i < 300 && !out.includes(text); i++) await sleep(50);
+      expect(out).toContain(text);
+    };
+    return { proc, closed, saw, stderr: () => err };
+  };
   let taskId: string;
   let app: INestApplicationContext | undefined;
 
@@ -107,6 +128,60 @@ describeDocker('re-attachable executions: deadlines without a poller, key expiry
     const ps = cli(['exec', '--task', taskId, '--', 'ps', '-o', 'args'], env);
     expect(ps.stdout).not.toMatch(/sleep 30[01]/);
   });
+
+  it('a CLI exec killed -9 before any answer: its command still dies at its timeout (a server sweeps it) and is journaled', async () => {
+    app ??= await boot(home.dir);
+    const records = app.get<RuntimeRecordStore>(RUNTIME_RECORD_STORE);
+    const executions = app.get(LiveExecutionsService);
+    const journal = app.get(ExecutionsService);
+    // Before, such a command had no record until its yield window (or ever, without --yield):
+    // it ran on past its timeout, for good.
+    const child = started(['--timeout', '3s', '--shell', 'echo started-c; sleep 302']);
+    await child.saw('started-c');
+    await sleep(RECORD_AFTER_MS + 500);
+    child.proc.kill('SIGKILL');
+    await child.closed;
+    const rec = (await records.list('execution', { status: ['running'] })).find((r) =>
+      JSON.stringify(r.data).includes('started-c'),
+    );
+    expect(rec).toMatchObject({ taskId, status: 'running' });
+    executions.startTimer();
+    try {
+      for (let i = 0; i < 300; i++) {
+        if ((await records.get('execution', rec!.id))?.status === 'completed') break;
+        await sleep(100);
+      }
+    } finally {
+      executions.stopTimer();
+    }
+    expect(await records.get('execution', rec!.id)).toMatchObject({
+      status: 'completed',
+      data: { timedOut: true },
+    });
+    expect(await journal.get(rec!.id)).toMatchObject({
+      exitCode: null,
+      timedOut: true,
+      stdoutHead: 'started-c\n',
+    });
+    const ps = cli(['exec', '--task', taskId, '--', 'ps', '-o', 'args'], env);
+    expect(ps.stdout).not.toMatch(/sleep 302/);
+  });
+
+  it.each(['SIGINT', 'SIGTERM', 'SIGHUP'] as const)(
+    'a CLI exec interrupted by %s kills its command in the sandbox and exits 128 + the signal',
+    async (sig) => {
+      const tag = `started-${sig}`;
+      const child = started(['--shell', `echo ${tag}; sleep 303`]);
+      await child.saw(tag);
+      child.proc.kill(sig);
+      const code = await child.closed;
+      expect(code).toBe(128 + { SIGHUP: 1, SIGINT: 2, SIGTERM: 15 }[sig]);
+      expect(child.stderr()).toContain(`${sig}: killing the command in the sandbox`);
+      // Before, the CLI exited and left the command running.
+      const ps = cli(['exec', '--task', taskId, '--', 'ps', '-o', 'args'], env);
+      expect(ps.stdout).not.toMatch(/sleep 303/);
+    },
+  );
 
   it('an idempotency key expires after OPENCODE_EXEC_KEY_TTL: a replay before runs nothing, one after runs anew; expired records are purged', async () => {
     app ??= await boot(home.dir);

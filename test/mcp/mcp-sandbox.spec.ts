@@ -3,7 +3,12 @@ import { MemorySandboxRuntime } from '../../src/adapters/memory/memory-sandbox.r
 import {
   KEEP_FINISHED,
   LiveExecutionsService,
+  RECORD_AFTER_MS,
 } from '../../src/modules/docker/live-executions.service';
+import {
+  RUNTIME_RECORD_STORE,
+  type RuntimeRecordStore,
+} from '../../src/ports/runtime-record-store.port';
 import { call, errorText, inMemoryClient, mcpApp, ok, textOf } from './mcp-harness';
 
 describe('MCP sandbox tools (in-process sandbox runtime)', () => {
@@ -96,6 +101,35 @@ describe('MCP sandbox tools (in-process sandbox runtime)', () => {
     } finally {
       KEEP_FINISHED.maxEntries = max;
     }
+  });
+
+  it('records a command once it ran RECORD_AFTER_MS, so that its deadline outlives this process; drops the record when it answers the end', async () => {
+    const executions = ctx.app.get(LiveExecutionsService);
+    const records = ctx.app.get<RuntimeRecordStore>(RUNTIME_RECORD_STORE);
+    const ours = async (id: string) => (await records.get('execution', id))?.status;
+    const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+    // A quick command costs no record.
+    const quick = await executions.run(taskId, { command: ['echo', 'quick'] });
+    expect(await ours(quick.executionId)).toBeUndefined();
+    // A longer one is recorded while it runs (before its answer)…
+    const before = new Set((await records.list('execution')).map((r) => r.id));
+    const long = executions.run(taskId, { command: ['sleep', '1.2'], timeoutMs: 60_000 });
+    await sleep(RECORD_AFTER_MS + 300);
+    const rec = (await records.list('execution')).find((r) => !before.has(r.id));
+    expect(rec).toMatchObject({ taskId, status: 'running' });
+    const data = rec!.data as { startedAt: string; deadline: number };
+    expect(data.deadline).toBe(Date.parse(data.startedAt) + 60_000);
+    // …and, answered with its end (nobody continues it by id), no longer.
+    expect(await long).toMatchObject({ executionId: rec!.id, status: 'completed', exitCode: 0 });
+    await sleep(50);
+    expect(await ours(rec!.id)).toBeUndefined();
+    // One answered `running` keeps its record, completed at its end.
+    const yielded = await executions.run(taskId, { command: ['sleep', '1'], yieldMs: 200 });
+    expect(yielded.status).toBe('running');
+    expect(await ours(yielded.executionId)).toBe('running');
+    expect(await executions.wait(yielded.executionId, 5000)).toMatchObject({ status: 'completed' });
+    await sleep(50);
+    expect(await ours(yielded.executionId)).toBe('completed');
   });
 
   it('sends progress while a long command runs', async () => {

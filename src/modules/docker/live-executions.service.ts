@@ -41,6 +41,13 @@ export const KEEP_FINISHED = { ttlMs: 10 * 60_000, maxEntries: 1000, maxBytes: 6
 /** Most log bytes read back from the sandbox per stream when re-attaching. */
 const RECOVER_READ_MAX = 16 * 1024 * 1024;
 const RECOVER_POLL_MS = 250;
+/**
+ * A command still running this long after its start gets its runtime record (before its answer,
+ * at the yield window, if that comes first): from then on its deadline holds even if this process
+ * dies (the sweep of any server kills it), and a restarted server journals its end. Shorter
+ * commands cost no database write.
+ */
+export const RECORD_AFTER_MS = 500;
 /** A `starting` record older than this never got its command started (the process died). */
 const STARTING_STALE_MS = 30_000;
 /**
@@ -124,6 +131,10 @@ interface Live {
   /** Record writes of this execution, in order. */
   chain: Promise<unknown>;
   recorded: boolean;
+  /** Keyed (its record was written at the start). */
+  keyed: boolean;
+  /** Answered `running`: its caller continues it by id, from any process. */
+  answered?: boolean;
   /** This process lost the connection while the command ran on (see SandboxService.startExec). */
   detached?: boolean;
 }
@@ -235,7 +246,16 @@ export class LiveExecutionsService implements OnApplicationShutdown {
       if (key !== undefined) await this.records.delete(KIND, id).catch(() => undefined);
       throw e;
     }
-    const l: Live = { s, out, err, capOut, capErr, chain: Promise.resolve(), recorded: false };
+    const l: Live = {
+      s,
+      out,
+      err,
+      capOut,
+      capErr,
+      chain: Promise.resolve(),
+      recorded: false,
+      keyed: key !== undefined,
+    };
     this.live.set(id, l);
     if (key !== undefined) {
       l.recorded = true;
@@ -245,32 +265,47 @@ export class LiveExecutionsService implements OnApplicationShutdown {
       (r) => this.finished(l, r),
       (e: Error) => this.logger.warn(`execution ${id} failed: ${e.message}`),
     );
+    const early = setTimeout(() => void this.record(l), Math.min(yieldMs, RECORD_AFTER_MS));
+    early.unref();
     const onAbort = () => void s.started.kill().catch(() => undefined);
-    signal?.addEventListener('abort', onAbort);
+    if (signal?.aborted) onAbort();
+    else signal?.addEventListener('abort', onAbort);
     try {
       await within(s.done, yieldMs, undefined);
     } finally {
+      clearTimeout(early);
       signal?.removeEventListener('abort', onAbort);
     }
     if (!l.result) {
       // Still running after the yield window, or detached (this process lost the session while
       // it ran on): continued through its record, by poll, wait and the sweep of any process.
-      l.recorded = true;
-      await this.write(l, (r) =>
-        this.records
-          .insert({
-            kind: KIND,
-            id,
-            taskId,
-            status: 'running',
-            data: this.dataOf(r) as unknown as Record<string, unknown>,
-            updatedAt: new Date().toISOString(),
-          })
-          .catch(() => this.save(id, 'running', this.dataOf(r))),
-      );
+      l.answered = true;
+      await this.record(l);
       if (l.detached) this.live.delete(id);
     }
     return this.viewOf(l);
+  }
+
+  /**
+   * Writes the record of a running execution (once; see {@link RECORD_AFTER_MS}) and resolves
+   * when every record write so far is done.
+   */
+  private record(l: Live): Promise<unknown> {
+    if (l.recorded || l.result) return l.chain;
+    l.recorded = true;
+    const id = l.s.executionId;
+    return this.write(l, (r) =>
+      this.records
+        .insert({
+          kind: KIND,
+          id,
+          taskId: r.s.taskId,
+          status: 'running',
+          data: this.dataOf(r) as unknown as Record<string, unknown>,
+          updatedAt: new Date().toISOString(),
+        })
+        .catch(() => this.save(id, 'running', this.dataOf(r))),
+    );
   }
 
   /** Waits up to `timeoutMs` for the end; answers `running` with the output so far otherwise. */
@@ -463,7 +498,11 @@ export class LiveExecutionsService implements OnApplicationShutdown {
       return;
     }
     l.result = r;
-    if (l.recorded) {
+    if (l.recorded && !l.keyed && !l.answered) {
+      // Recorded only to outlive this process, and answered with its end: nobody asks for it by
+      // record (a replay needs a key), so the record goes (as if it had never been written).
+      void this.write(l, (x) => this.records.delete(KIND, x.s.executionId));
+    } else if (l.recorded) {
       void this.write(l, (x) => this.save(x.s.executionId, 'completed', this.dataOf(x)));
     }
     // Only the answer and the pageable output stay, not the command's handles and buffers.

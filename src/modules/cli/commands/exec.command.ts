@@ -1,7 +1,6 @@
 import { Command, Help, Option } from 'nest-commander';
 import { ValidationError } from '../../../domain/errors';
 import { LiveExecutionsService, type ExecView } from '../../docker/live-executions.service';
-import { SandboxService, type SandboxExecResult } from '../../docker/sandbox.service';
 import { BaseCommand, parse, taskIdFrom, type BaseOptions } from '../base.command';
 import { emit } from '../output';
 
@@ -23,6 +22,17 @@ export const EXEC_TIMEOUT_EXIT = 124;
 /** Exit status when the command is still running (EX_TEMPFAIL: continue with exec-wait). */
 export const EXEC_RUNNING_EXIT = 75;
 
+/**
+ * Signals that interrupt a running `exec` (Ctrl-C, a closed terminal, `kill`): the command is
+ * killed in the sandbox (as a terminal's hang-up does), then the CLI exits 128 + the number. A
+ * second one exits at once.
+ */
+const STOP_SIGNALS = { SIGHUP: 1, SIGINT: 2, SIGTERM: 15 } as const;
+type StopSignal = keyof typeof STOP_SIGNALS;
+
+/** The longest a timer waits: without --yield, the answer comes with the command's end. */
+const NO_YIELD_MS = 2 ** 31 - 1;
+
 async function readStdin(): Promise<Buffer> {
   const chunks: Buffer[] = [];
   for await (const c of process.stdin) chunks.push(c as Buffer);
@@ -36,10 +46,7 @@ async function readStdin(): Promise<Buffer> {
     "run a command in a task's sandbox, streaming its output; exits with the command's exit code",
 })
 export class ExecCommand extends BaseCommand<ExecOpts> {
-  constructor(
-    private readonly sandboxes: SandboxService,
-    private readonly executions: LiveExecutionsService,
-  ) {
+  constructor(private readonly executions: LiveExecutionsService) {
     super();
   }
 
@@ -69,30 +76,47 @@ export class ExecCommand extends BaseCommand<ExecOpts> {
       ? undefined
       : (s: 'stdout' | 'stderr', chunk: Buffer) =>
           (s === 'stdout' ? process.stdout : process.stderr).write(chunk);
-    // Without --yield or --idempotency-key the command runs to its end (the original behaviour).
-    const result: SandboxExecResult | ExecView =
-      o.yield !== undefined || o.idempotencyKey !== undefined
-        ? await this.executions.run(
-            taskId,
-            {
-              ...input,
-              yieldMs: o.yield ?? 30 * 60_000,
-              idempotencyKey: o.idempotencyKey,
-            },
-            stream,
-          )
-        : await this.sandboxes.exec(taskId, input, stream);
-    if ('replayed' in result && result.replayed && !json) {
+    // Without --yield the command runs to its end. Either way it has a runtime record once it
+    // ran RECORD_AFTER_MS, so its deadline holds even if this process is killed -9.
+    const ac = new AbortController();
+    let caught: StopSignal | undefined;
+    const onSignal = (sig: StopSignal) => {
+      if (caught) process.exit(128 + STOP_SIGNALS[caught]);
+      caught = sig;
+      process.stderr.write(
+        `opencode-tools: ${sig}: killing the command in the sandbox (again to exit at once)\n`,
+      );
+      ac.abort();
+    };
+    const signals = Object.keys(STOP_SIGNALS) as StopSignal[];
+    for (const sig of signals) process.on(sig, onSignal);
+    let result: ExecView;
+    try {
+      result = await this.executions.run(
+        taskId,
+        { ...input, yieldMs: o.yield ?? NO_YIELD_MS, idempotencyKey: o.idempotencyKey },
+        stream,
+        ac.signal,
+      );
+    } finally {
+      for (const sig of signals) process.off(sig, onSignal);
+    }
+    if (caught) {
+      if (json) emit(true, result, () => '');
+      process.exitCode = 128 + STOP_SIGNALS[caught];
+      return;
+    }
+    if (result.replayed && !json) {
       // Nothing was streamed for a replay: show what the first run printed.
       process.stdout.write(result.stdout);
       process.stderr.write(result.stderr);
     }
     if (json) {
       emit(true, result, () => '');
-      if ('status' in result && result.status !== 'completed') process.exitCode = EXEC_RUNNING_EXIT;
+      if (result.status !== 'completed') process.exitCode = EXEC_RUNNING_EXIT;
       return;
     }
-    if ('status' in result && result.status === 'running') {
+    if (result.status === 'running') {
       process.stderr.write(
         `opencode-tools: still running as execution ${result.executionId}; continue with exec-poll, exec-wait or exec-kill --execution ${result.executionId}\n`,
       );
@@ -181,6 +205,8 @@ export class ExecCommand extends BaseCommand<ExecOpts> {
 Exit status: the command's own exit code; ${EXEC_TIMEOUT_EXIT} when it timed out; ${EXEC_RUNNING_EXIT} when it still runs
 after --yield (continue with exec-wait); with --json, 0 (${EXEC_RUNNING_EXIT} while running) and the result
 document ({executionId, status, exitCode, stdout, stderr, timedOut, truncated, stdoutBytes, …}).
+Ctrl-C (SIGINT), SIGTERM or SIGHUP before the answer kills the command in the sandbox, then exits
+130, 143 or 129 (a second signal exits at once); to leave a command running, use --yield.
 Errors of the tool itself: 2 bad input, 3 task or sandbox not found, 4 task not live / agent not
 attached, 5 Docker engine unavailable.
 
