@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { Module, type INestApplicationContext } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
@@ -13,7 +12,7 @@ import {
   RUNTIME_RECORD_STORE,
   type RuntimeRecordStore,
 } from '../../src/ports/runtime-record-store.port';
-import { assertBuilt, BIN, cli } from '../helpers/cli';
+import { assertBuilt, cli, cliSpawn } from '../helpers/cli';
 import { tempHome } from '../helpers/temp-home';
 import { describeDocker, TEST_IMAGE } from './engine';
 
@@ -43,20 +42,12 @@ describeDocker('re-attachable executions: deadlines without a poller, key expiry
   const env = { OPENCODE_HOME: home.dir, OPENCODE_SANDBOX_IMAGE: TEST_IMAGE };
   /** A CLI `exec` in the task's sandbox, running in the background. */
   const started = (args: string[]) => {
-    const proc = spawn(process.execPath, [BIN, 'exec', '--task', taskId, ...args], {
-      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let out = '';
-    let err = '';
-    proc.stdout.on('data', (c) => (out += c));
-    proc.stderr.on('data', (c) => (err += c));
-    const closed = new Promise<number | null>((r) => proc.on('close', r));
+    const c = cliSpawn(['exec', '--task', taskId, ...args], env);
     const saw = async (text: string) => {
-      for (let i = 0; i < 300 && !out.includes(text); i++) await sleep(50);
-      expect(out).toContain(text);
+      for (let i = 0; i < 300 && !c.stdout().includes(text); i++) await sleep(50);
+      expect(c.stdout()).toContain(text);
     };
-    return { proc, closed, saw, stderr: () => err };
+    return { ...c, saw };
   };
   let taskId: string;
   let app: INestApplicationContext | undefined;

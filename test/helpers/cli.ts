@@ -28,18 +28,24 @@ export function cli(args: string[], env: Record<string, string>, input?: string)
   return { code: r.status, stdout: r.stdout, stderr: r.stderr, ms: Date.now() - t0 };
 }
 
-/** Same, asynchronously, so several processes can race. */
-export function cliAsync(args: string[], env: Record<string, string>): Promise<CliResult> {
-  const t0 = Date.now();
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [BIN, ...args], {
-      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (c) => (stdout += c));
-    child.stderr.on('data', (c) => (stderr += c));
-    child.on('close', (code) => resolve({ code, stdout, stderr, ms: Date.now() - t0 }));
+/** The built CLI in the background: its output so far, and its exit code once it ends. */
+export function cliSpawn(args: string[], env: Record<string, string>) {
+  const proc = spawn(process.execPath, [BIN, ...args], {
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
   });
+  let stdout = '';
+  let stderr = '';
+  proc.stdout.on('data', (c) => (stdout += c));
+  proc.stderr.on('data', (c) => (stderr += c));
+  const closed = new Promise<number | null>((r) => proc.on('close', r));
+  return { proc, closed, stdout: () => stdout, stderr: () => stderr };
+}
+
+/** Same as {@link cli}, asynchronously, so several processes can race. */
+export async function cliAsync(args: string[], env: Record<string, string>): Promise<CliResult> {
+  const t0 = Date.now();
+  const c = cliSpawn(args, env);
+  const code = await c.closed;
+  return { code, stdout: c.stdout(), stderr: c.stderr(), ms: Date.now() - t0 };
 }
