@@ -1,7 +1,10 @@
+import { spawn } from 'node:child_process';
+import { hostname } from 'node:os';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { MemorySandboxRuntime } from '../../src/adapters/memory/memory-sandbox.runtime';
 import {
   KEEP_FINISHED,
+  DEADLINE_GRACE_MS,
   LiveExecutionsService,
   RECORD_AFTER_MS,
 } from '../../src/modules/docker/live-executions.service';
@@ -130,6 +133,44 @@ describe('MCP sandbox tools (in-process sandbox runtime)', () => {
     expect(await executions.wait(yielded.executionId, 5000)).toMatchObject({ status: 'completed' });
     await sleep(50);
     expect(await ours(yielded.executionId)).toBe('completed');
+  });
+
+  it('leaves a command past its deadline to its owner while that process lives on this host, then sweeps it', async () => {
+    const executions = ctx.app.get(LiveExecutionsService);
+    const records = ctx.app.get<RuntimeRecordStore>(RUNTIME_RECORD_STORE);
+    const owner = spawn('sleep', ['30'], { stdio: 'ignore' });
+    const exited = new Promise((r) => owner.on('exit', r));
+    const id = `exe_owned${Date.now()}`;
+    const startedAt = new Date(Date.now() - 10_000).toISOString();
+    await records.insert({
+      kind: 'execution',
+      id,
+      taskId,
+      status: 'running',
+      data: {
+        command: ['sleep', '100'],
+        startedAt,
+        timeoutMs: 5_000,
+        deadline: Date.parse(startedAt) + 5_000, // 5 s ago: past DEADLINE_GRACE_MS
+        owner: `${hostname()}:${owner.pid}`,
+      },
+      updatedAt: startedAt,
+    });
+    try {
+      // Its owner (a live process here) kills it itself: before, a second server stepped in 2 s
+      // after the deadline while the owner was still at it.
+      const first = await executions.sweep();
+      expect(first.finished).not.toContain(id);
+      expect((await records.get('execution', id))?.status).toBe('running');
+      expect(first.next - Date.now()).toBeLessThanOrEqual(DEADLINE_GRACE_MS);
+    } finally {
+      owner.kill('SIGKILL');
+      await exited;
+    }
+    // Its owner gone, the sweep takes it over (here: no such command in the sandbox, so lost).
+    const second = await executions.sweep();
+    expect(second.finished).toContain(id);
+    expect((await records.get('execution', id))?.status).not.toBe('running');
   });
 
   it('sends progress while a long command runs', async () => {

@@ -1,5 +1,5 @@
 import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
-import { hostname } from 'node:os';
+import { ownerAlive, processOwner } from '../../domain/process-owner';
 import { join } from 'node:path';
 import type { Pool } from 'pg';
 import { ConflictError, NotFoundError, ValidationError } from '../../domain/errors';
@@ -19,20 +19,6 @@ interface Row {
   created_at: Date;
 }
 
-/** Whether the process that began a creation may still be working on it. */
-function creatorAlive(owner: string): boolean {
-  const cut = owner.lastIndexOf(':');
-  if (owner.slice(0, cut) !== hostname()) return true; // another host's creation: not ours to judge
-  const pid = Number(owner.slice(cut + 1));
-  if (pid === process.pid) return true;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
 /**
  * Checkpoint records in Postgres (visible from every host); artifacts (snapshot archives, a
  * `manifest.json`) stay on the creating host's disk under `<root>/<taskId>/<checkpointId>/`, as
@@ -43,7 +29,7 @@ function creatorAlive(owner: string): boolean {
  * directories no row claims (committed ones are left: another database may share the data home).
  */
 export class PostgresCheckpointStore implements CheckpointStore {
-  private readonly owner = `${hostname()}:${process.pid}`;
+  private readonly owner = processOwner();
 
   constructor(
     private readonly pool: Pool,
@@ -174,7 +160,7 @@ export class PostgresCheckpointStore implements CheckpointStore {
       `SELECT id, task_id, status, owner, created_at FROM checkpoints WHERE status = 'creating'`,
     );
     for (const r of creating) {
-      if (creatorAlive(r.owner) && r.created_at.getTime() > staleBefore) continue;
+      if (ownerAlive(r.owner) && r.created_at.getTime() > staleBefore) continue;
       const gone = await this.pool.query(
         `DELETE FROM checkpoints WHERE id = $1 AND status = 'creating'`,
         [r.id],

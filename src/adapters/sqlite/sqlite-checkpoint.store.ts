@@ -1,6 +1,6 @@
 import type BetterSqlite3 from 'better-sqlite3';
 import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
-import { hostname } from 'node:os';
+import { ownerAlive, processOwner } from '../../domain/process-owner';
 import { join } from 'node:path';
 import { NotFoundError, ValidationError } from '../../domain/errors';
 import type { Checkpoint } from '../../domain/history';
@@ -23,22 +23,6 @@ interface Row {
   body: string | null;
 }
 
-function processAlive(owner: string): boolean {
-  const [host, pidText] = [
-    owner.slice(0, owner.lastIndexOf(':')),
-    owner.slice(owner.lastIndexOf(':') + 1),
-  ];
-  if (host !== hostname()) return true; // another machine's creation: not ours to judge
-  const pid = Number(pidText);
-  if (pid === process.pid) return true;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
 /**
  * Checkpoint records in SQLite, artifacts (snapshot archives, a `manifest.json`) under
  * `<root>/<taskId>/<checkpointId>/`. Two-phase: `begin` inserts a `creating` row owned by this
@@ -49,7 +33,7 @@ function processAlive(owner: string): boolean {
  */
 export class SqliteCheckpointStore implements CheckpointStore {
   private readonly stmts = new Map<string, BetterSqlite3.Statement>();
-  private readonly owner = `${hostname()}:${process.pid}`;
+  private readonly owner = processOwner();
 
   constructor(
     private readonly db: BetterSqlite3.Database,
@@ -155,7 +139,7 @@ export class SqliteCheckpointStore implements CheckpointStore {
       `SELECT * FROM checkpoints WHERE status = 'creating'`,
     ).all() as Row[];
     for (const r of creating) {
-      if (processAlive(r.owner) && r.created_at > staleBefore) continue;
+      if (ownerAlive(r.owner) && r.created_at > staleBefore) continue;
       this.stmt(`DELETE FROM checkpoints WHERE id = ? AND status = 'creating'`).run(r.id);
       if (SAFE_ID.test(r.task_id) && SAFE_ID.test(r.id)) this.removeDirs(r.task_id, r.id);
       removed.push(r.id);

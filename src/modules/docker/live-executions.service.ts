@@ -1,4 +1,11 @@
-import { Inject, Injectable, Logger, Optional, type OnApplicationShutdown } from '@nestjs/common';
+import {
+  Inject,
+  Injectable,
+  Logger,
+  Optional,
+  type BeforeApplicationShutdown,
+  type OnApplicationShutdown,
+} from '@nestjs/common';
 import { OPENCODE_OPTIONS, type OpenCodeToolsOptions } from '../../config/options';
 import { BoundedKeep } from '../../domain/bounded-keep';
 import { CappedOutput } from '../../domain/capped-output';
@@ -6,6 +13,7 @@ import { DomainError, NotFoundError, ValidationError } from '../../domain/errors
 import type { ExecutionRecord } from '../../domain/execution';
 import { newId } from '../../domain/ids';
 import { OutputLog } from '../../domain/output-log';
+import { ownerAlive, ownerHere, processOwner } from '../../domain/process-owner';
 import { within } from '../../domain/within';
 import {
   RUNTIME_RECORD_STORE,
@@ -56,6 +64,14 @@ const STARTING_STALE_MS = 30_000;
  * that process evidently did not (it died, or was restarted).
  */
 export const DEADLINE_GRACE_MS = 2_000;
+/**
+ * A command whose owner (the process running it, `host:pid` in its record) is alive on this host
+ * is left to that owner, which kills it at its deadline itself (that can take a while: a kill
+ * retried at the pids limit). Past this much after the deadline the sweep steps in anyway (a
+ * reused pid, an owner that lost the command). An owner on another host gets only
+ * {@link DEADLINE_GRACE_MS}: this host cannot tell whether it lives.
+ */
+export const LIVE_OWNER_GRACE_MS = 60_000;
 /** Longest pause between two sweeps (new records of dead processes are found within it). */
 const SWEEP_MAX_MS = 60_000;
 /** While a killed command has not reported its end, the sweep looks again this often. */
@@ -119,6 +135,8 @@ interface RecordData {
   timedOut?: boolean;
   killed?: boolean;
   result?: Omit<ExecResult, 'stdout' | 'stderr'>;
+  /** The process running it (`host:pid`); absent in records of earlier versions. */
+  owner?: string;
 }
 
 interface Live {
@@ -153,6 +171,22 @@ function summary(r: ExecResult): Omit<ExecResult, 'stdout' | 'stderr'> {
   return rest;
 }
 
+/** A call cancelled (its signal aborted) before its command started: nothing ran. */
+export class CancelledError extends Error {
+  constructor() {
+    super('cancelled before the command started');
+    this.name = 'CancelledError';
+  }
+}
+
+/** Rejects with {@link CancelledError} once `signal` aborts (never without a signal). */
+function cancelled(signal?: AbortSignal): Promise<never> {
+  return new Promise((_, reject) => {
+    if (signal?.aborted) reject(new CancelledError());
+    else signal?.addEventListener('abort', () => reject(new CancelledError()), { once: true });
+  });
+}
+
 /** Not unref'd: a CLI process waiting on nothing else must stay alive until it fires. */
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
@@ -164,7 +198,7 @@ const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
  * session logs in the sandbox, which hold its output and end as they arrive.
  */
 @Injectable()
-export class LiveExecutionsService implements OnApplicationShutdown {
+export class LiveExecutionsService implements BeforeApplicationShutdown, OnApplicationShutdown {
   private readonly logger = new Logger('Executions');
   /** Executions this process runs (until they end). */
   private readonly live = new Map<string, Live>();
@@ -174,6 +208,9 @@ export class LiveExecutionsService implements OnApplicationShutdown {
   private sweeping?: Promise<SweepReport>;
   private lastPurge = 0;
   private timerOn = false;
+  /** Record writes not yet done (see {@link flush}). */
+  private readonly pending = new Set<Promise<unknown>>();
+  private readonly owner = processOwner();
 
   constructor(
     private readonly sandboxes: SandboxService,
@@ -220,10 +257,15 @@ export class LiveExecutionsService implements OnApplicationShutdown {
         ins = await claim();
       }
       if (!ins.created) {
-        const v = await this.wait(ins.record.id, yieldMs);
+        // Cancelling stops the wait only: the execution is the first call's, and goes on.
+        const v = await Promise.race([this.wait(ins.record.id, yieldMs), cancelled(signal)]);
         return { ...v, replayed: true };
       }
       id = ins.record.id;
+    }
+    if (signal?.aborted) {
+      if (key !== undefined) await this.records.delete(KIND, id).catch(() => undefined);
+      throw new CancelledError();
     }
     const out = new OutputLog(POLL_BUFFER_BYTES);
     const err = new OutputLog(POLL_BUFFER_BYTES);
@@ -267,7 +309,12 @@ export class LiveExecutionsService implements OnApplicationShutdown {
     );
     const early = setTimeout(() => void this.record(l), Math.min(yieldMs, RECORD_AFTER_MS));
     early.unref();
-    const onAbort = () => void s.started.kill().catch(() => undefined);
+    // Recorded at once too: should this process die before the kill lands, a sweep still ends
+    // the command at its deadline.
+    const onAbort = () => {
+      void this.record(l);
+      void s.started.kill().catch(() => undefined);
+    };
     if (signal?.aborted) onAbort();
     else signal?.addEventListener('abort', onAbort);
     try {
@@ -445,9 +492,15 @@ export class LiveExecutionsService implements OnApplicationShutdown {
           due(stale);
           continue;
         }
-      } else if (!data.timedOut && !data.killed && now < data.deadline + DEADLINE_GRACE_MS) {
-        due(data.deadline + DEADLINE_GRACE_MS);
-        continue;
+      } else if (!data.timedOut && !data.killed) {
+        if (now < data.deadline + DEADLINE_GRACE_MS) {
+          due(data.deadline + DEADLINE_GRACE_MS);
+          continue;
+        }
+        if (now < data.deadline + LIVE_OWNER_GRACE_MS && this.ownerRuns(data)) {
+          due(now + DEADLINE_GRACE_MS); // whether its owner still lives
+          continue;
+        }
       }
       try {
         const wasKilled = !!data.timedOut;
@@ -471,6 +524,12 @@ export class LiveExecutionsService implements OnApplicationShutdown {
       report.purged = await this.purgeExpired();
     }
     return report;
+  }
+
+  /** Whether another process on this host, alive, runs the command (see LIVE_OWNER_GRACE_MS). */
+  private ownerRuns(data: RecordData): boolean {
+    const o = data.owner;
+    return !!o && o !== this.owner && ownerHere(o) && ownerAlive(o);
   }
 
   /** Removes finished execution records whose key TTL passed; returns how many. */
@@ -514,12 +573,28 @@ export class LiveExecutionsService implements OnApplicationShutdown {
   }
 
   private write(l: Live, fn: (l: Live) => Promise<unknown>): Promise<unknown> {
-    l.chain = l.chain
+    const next = l.chain
       .then(() => fn(l))
       .catch((e: Error) =>
         this.logger.warn(`could not record execution ${l.s.executionId}: ${e.message}`),
       );
-    return l.chain;
+    l.chain = next;
+    this.pending.add(next);
+    void next.finally(() => this.pending.delete(next));
+    return next;
+  }
+
+  /**
+   * Waits (at most `maxMs`) for the record writes under way, so that a process about to exit (the
+   * CLI after its command, a second Ctrl-C, a server shutting down) leaves no record half-done.
+   */
+  async flush(maxMs = 5000): Promise<void> {
+    if (this.pending.size) await within(Promise.all([...this.pending]), maxMs, undefined);
+  }
+
+  /** Before the database closes (in onApplicationShutdown of the persistence module). */
+  async beforeApplicationShutdown(): Promise<void> {
+    await this.flush();
   }
 
   private dataOf(l: Live): RecordData {
@@ -532,6 +607,7 @@ export class LiveExecutionsService implements OnApplicationShutdown {
       deadline: Date.parse(l.s.startedAt) + l.s.timeoutMs,
       session: l.s.started.session,
       pid: l.s.started.pid(),
+      owner: this.owner,
       ...(r ? { result: summary(r) } : {}),
     };
   }

@@ -1,6 +1,10 @@
 import { Command, Help, Option } from 'nest-commander';
 import { ValidationError } from '../../../domain/errors';
-import { LiveExecutionsService, type ExecView } from '../../docker/live-executions.service';
+import {
+  CancelledError,
+  LiveExecutionsService,
+  type ExecView,
+} from '../../docker/live-executions.service';
 import { BaseCommand, parse, taskIdFrom, type BaseOptions } from '../base.command';
 import { emit } from '../output';
 
@@ -72,20 +76,30 @@ export class ExecCommand extends BaseCommand<ExecOpts> {
       fresh: o.fresh,
     };
     // Live streaming in human mode; --json prints one document at the end.
+    // (Muted once a signal came: after a hang-up the terminal is gone, and a write would fail.)
+    let muted = false;
     const stream = json
       ? undefined
       : (s: 'stdout' | 'stderr', chunk: Buffer) =>
-          (s === 'stdout' ? process.stdout : process.stderr).write(chunk);
+          muted || (s === 'stdout' ? process.stdout : process.stderr).write(chunk);
     // Without --yield the command runs to its end. Either way it has a runtime record once it
     // ran RECORD_AFTER_MS, so its deadline holds even if this process is killed -9.
     const ac = new AbortController();
     let caught: StopSignal | undefined;
     const onSignal = (sig: StopSignal) => {
-      if (caught) process.exit(128 + STOP_SIGNALS[caught]);
+      if (caught) {
+        // At once, but not before the record that lets a server end the command is written.
+        const code = 128 + STOP_SIGNALS[caught];
+        void this.executions.flush(1000).finally(() => process.exit(code));
+        return;
+      }
       caught = sig;
-      process.stderr.write(
-        `opencode-tools: ${sig}: killing the command in the sandbox (again to exit at once)\n`,
-      );
+      muted = true;
+      if (sig !== 'SIGHUP') {
+        process.stderr.write(
+          `opencode-tools: ${sig}: killing the command in the sandbox (again to exit at once)\n`,
+        );
+      }
       ac.abort();
     };
     const signals = Object.keys(STOP_SIGNALS) as StopSignal[];
@@ -98,6 +112,11 @@ export class ExecCommand extends BaseCommand<ExecOpts> {
         stream,
         ac.signal,
       );
+    } catch (err) {
+      // Interrupted before the command started (or while waiting on a replay): nothing to kill.
+      if (!(caught && err instanceof CancelledError)) throw err;
+      process.exitCode = 128 + STOP_SIGNALS[caught];
+      return;
     } finally {
       for (const sig of signals) process.off(sig, onSignal);
     }
