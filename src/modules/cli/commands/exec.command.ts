@@ -222,7 +222,7 @@ export class ExecCommand extends BaseCommand<ExecOpts> {
   examples() {
     return `
 Exit status: the command's own exit code; ${EXEC_TIMEOUT_EXIT} when it timed out; ${EXEC_RUNNING_EXIT} when it still runs
-after --yield (continue with exec-wait); with --json, 0 (${EXEC_RUNNING_EXIT} while running) and the result
+after --yield, or runs on after this process lost its session (continue with exec-wait); with --json, 0 (${EXEC_RUNNING_EXIT} while running) and the result
 document ({executionId, status, exitCode, stdout, stderr, timedOut, truncated, stdoutBytes, …}).
 Ctrl-C (SIGINT), SIGTERM or SIGHUP before the answer kills the command in the sandbox, then exits
 130, 143 or 129 (a second signal exits at once); to leave a command running, use --yield.
