@@ -56,9 +56,9 @@ describe('opening the SQLite database', () => {
       error: {
         code: 'STORAGE_UNAVAILABLE',
         message: expect.stringMatching(
-          /cannot migrate SQLite database '.*opencode\.db' \(OPENCODE_DATABASE_URL \/ OPENCODE_HOME\): .*table tasks already exists; .*point OPENCODE_DATABASE_URL at a file of its own/,
+          /cannot migrate SQLite database '.*opencode\.db' \(OPENCODE_DATABASE_URL \/ OPENCODE_HOME\): migration CreateTasks1764000000000: .*table tasks already exists; .*point OPENCODE_DATABASE_URL at a file of its own/,
         ),
-        details: { path: join(dir, 'opencode.db') },
+        details: { path: join(dir, 'opencode.db'), migration: 'CreateTasks1764000000000' },
       },
       exitCode: 5,
     });

@@ -90,7 +90,7 @@ describePg('CLI on Postgres (OPENCODE_DATABASE_URL=postgres://…)', () => {
       expect(JSON.parse(lines[0]!).error).toMatchObject({
         code: 'STORAGE_UNAVAILABLE',
         message: expect.stringMatching(
-          /^cannot migrate Postgres database postgres:\/\/.*\(OPENCODE_DATABASE_URL\): .*"tasks" already exists; .*database of its own$/,
+          /^cannot migrate Postgres database postgres:\/\/.*\(OPENCODE_DATABASE_URL\): migration CreateTasks1764000000000: .*"tasks" already exists; .*database of its own$/,
         ),
       });
     } finally {
