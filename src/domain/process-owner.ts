@@ -10,9 +10,8 @@ export function processOwner(): string {
  * process, for a live process on this host, and for any other host's owner (not ours to judge).
  */
 export function ownerAlive(owner: string): boolean {
-  const cut = owner.lastIndexOf(':');
-  if (owner.slice(0, cut) !== hostname()) return true;
-  const pid = Number(owner.slice(cut + 1));
+  if (!ownerHere(owner)) return true;
+  const pid = Number(owner.slice(owner.lastIndexOf(':') + 1));
   if (pid === process.pid) return true;
   try {
     process.kill(pid, 0);

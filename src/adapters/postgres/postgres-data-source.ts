@@ -1,7 +1,7 @@
 import type { Pool } from 'pg';
 import { DataSource } from 'typeorm';
 import { DomainError } from '../../domain/errors';
-import { assertSchemaNotNewer, firstPendingMigration } from '../shared/migrations';
+import { assertSchemaNotNewer, failedMigration } from '../shared/migrations';
 import { QuietTypeormLogger } from '../shared/typeorm-logger';
 import { POSTGRES_MIGRATIONS } from './migrations';
 
@@ -56,15 +56,12 @@ export async function openPostgresDataSource(opts: PostgresOptions): Promise<Dat
   try {
     await migrate(ds);
   } catch (err) {
-    const failed =
-      err instanceof DomainError ? undefined : await firstPendingMigration(ds, POSTGRES_MIGRATIONS);
-    await ds.destroy().catch(() => undefined);
-    if (err instanceof DomainError) throw err;
-    throw new DomainError(
-      'STORAGE_UNAVAILABLE',
-      `cannot migrate Postgres database ${redactUrl(opts.url)} (OPENCODE_DATABASE_URL): ${failed ? `migration ${failed}: ` : ''}${(err as Error).message}; if the database holds another program's tables, give opencode-tools a database of its own`,
-      { url: redactUrl(opts.url), ...(failed ? { migration: failed } : {}) },
-    );
+    await failedMigration(ds, err, POSTGRES_MIGRATIONS, {
+      database: `Postgres database ${redactUrl(opts.url)}`,
+      setting: 'OPENCODE_DATABASE_URL',
+      fix: "if the database holds another program's tables, give opencode-tools a database of its own",
+      details: { url: redactUrl(opts.url) },
+    });
   }
   return ds;
 }

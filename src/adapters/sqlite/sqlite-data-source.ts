@@ -3,7 +3,7 @@ import { dirname } from 'node:path';
 import type BetterSqlite3 from 'better-sqlite3';
 import { DataSource } from 'typeorm';
 import { DomainError } from '../../domain/errors';
-import { assertSchemaNotNewer, firstPendingMigration } from '../shared/migrations';
+import { assertSchemaNotNewer, failedMigration } from '../shared/migrations';
 import { QuietTypeormLogger } from '../shared/typeorm-logger';
 import { SQLITE_MIGRATIONS } from './migrations';
 
@@ -49,15 +49,12 @@ export async function openSqliteDataSource(opts: SqliteOptions): Promise<DataSou
   try {
     await migrate(ds);
   } catch (err) {
-    const failed =
-      err instanceof DomainError ? undefined : await firstPendingMigration(ds, SQLITE_MIGRATIONS);
-    await ds.destroy().catch(() => undefined);
-    if (err instanceof DomainError) throw err;
-    throw new DomainError(
-      'STORAGE_UNAVAILABLE',
-      `cannot migrate SQLite database '${opts.path}' (OPENCODE_DATABASE_URL / OPENCODE_HOME): ${failed ? `migration ${failed}: ` : ''}${(err as Error).message}; if the file holds another program's tables, point OPENCODE_DATABASE_URL at a file of its own`,
-      { path: opts.path, ...(failed ? { migration: failed } : {}) },
-    );
+    await failedMigration(ds, err, SQLITE_MIGRATIONS, {
+      database: `SQLite database '${opts.path}'`,
+      setting: 'OPENCODE_DATABASE_URL / OPENCODE_HOME',
+      fix: "if the file holds another program's tables, point OPENCODE_DATABASE_URL at a file of its own",
+      details: { path: opts.path },
+    });
   }
   return ds;
 }
